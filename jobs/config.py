@@ -1,0 +1,119 @@
+"""Configuration: YAML files under conf/, merged over the packaged defaults.
+
+Operators tune behaviour here (categories, field weights, blocking keys, thresholds),
+not in code.  `load_config(path)` returns a plain dict with the categories and the
+thresholds already loaded.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jobs.errors import UsageError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+BASIC_FIELDS = ("name_kanji", "name_kana", "birth_date", "sex", "address")
+
+CATEGORY_IDS = (
+    "health_insurance", "national_health_insurance", "late_elderly_medical",
+    "medical_claims", "medical_expenses", "specific_health_checkup", "cancer_screening",
+    "vaccination", "school_health", "intractable_disease", "pediatric_chronic_disease",
+    "public_pension", "mutual_aid_pension", "national_tax", "resident_tax",
+    "public_benefit_account", "child_allowance", "child_rearing_allowance",
+    "maternal_child_health", "school_attendance_support", "disability_certificate",
+    "disability_welfare_services", "public_assistance", "china_returnee_support",
+    "long_term_care_insurance", "employment_insurance", "workers_compensation",
+    "mynapoint", "individual_number_card",
+)
+
+
+def _conf_dir() -> Path:
+    """conf/ next to the package (source checkout) or shipped beside it (spark-submit)."""
+    env = os.environ.get("TENKEN_CONF_DIR")
+    if env:
+        return Path(env)
+    if CONF_DIR.is_dir():
+        return CONF_DIR
+    return Path(__file__).resolve().parent / "conf"
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Return base with over merged in (dicts recursively, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in (over or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except FileNotFoundError:
+        raise UsageError(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def validate_categories(cats: dict) -> None:
+    """Check the category table against the contract's 29 ids and field names."""
+    unknown = sorted(set(cats) - set(CATEGORY_IDS))
+    if unknown:
+        raise UsageError(f"categories.yaml names categories not in the contract: {', '.join(unknown)}")
+    for cid, spec in cats.items():
+        bad = [f for f in spec.get("fields", []) if f not in BASIC_FIELDS]
+        if bad:
+            raise UsageError(f"category {cid}: unknown fields {bad} (allowed: {', '.join(BASIC_FIELDS)})")
+        if not spec.get("fields"):
+            raise UsageError(f"category {cid}: no fields configured")
+
+
+def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Load conf/local.yaml, merge the file at `path` over it, and attach categories and thresholds."""
+    conf_dir = _conf_dir()
+    cfg = _read_yaml(conf_dir / "local.yaml")
+    base_dir = conf_dir
+    if path is not None:
+        path = Path(path)
+        cfg = deep_merge(cfg, _read_yaml(path))
+        base_dir = path.parent
+
+    def _side(name: str) -> Path:
+        p = Path(cfg[name])
+        if p.is_absolute():
+            return p
+        return base_dir / p if (base_dir / p).exists() else conf_dir / p
+
+    cats = _read_yaml(_side("categories_file")).get("categories") or {}
+    validate_categories(cats)
+    cfg["categories"] = cats
+    cfg["thresholds"] = _read_yaml(_side("thresholds_file"))
+    return cfg
+
+
+def token_key(cfg: dict) -> bytes:
+    """The HMAC key's bytes, from the environment (or a key file).  Never logged."""
+    tok = cfg.get("tokens") or {}
+    key_file = tok.get("key_file")
+    if key_file:
+        try:
+            key = Path(key_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"token key file cannot be read: {exc.strerror}") from None
+    else:
+        env = tok.get("key_env", "TENKEN_TOKEN_KEY")
+        key = os.environ.get(env, "")
+        if not key:
+            raise UsageError(f"no token key: set the environment variable {env}")
+    return key.encode("utf-8")

@@ -1,0 +1,23 @@
+"""One real local Spark session (with real Delta) shared by the whole test run."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("TENKEN_TOKEN_KEY", "test-key-not-secret")
+
+from jobs.config import load_config  # noqa: E402
+from jobs.session import get_spark  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def spark(cfg):
+    session = get_spark(cfg)
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    yield session
+    session.stop()
