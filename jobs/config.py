@@ -99,6 +99,7 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     validate_categories(cats)
     cfg["categories"] = cats
     cfg["thresholds"] = _read_yaml(_side("thresholds_file"))
+    cfg["blocking"] = _read_yaml(_side("blocking_file"))
     return cfg
 
 

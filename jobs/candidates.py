@@ -1,0 +1,259 @@
+"""Search the register for the person a doubtful record really belongs to.
+
+Blocking passes (conf/blocking.yaml) join the doubtful records with the residents that
+share a key; the passes are unioned and de-duplicated, every pair is compared field by
+field (`jobs.compare`) with term-frequency adjusted weights, and each record keeps its
+best candidate, the runner-up and the linked resident's own score on the same scale.
+Everything is Spark joins and window functions over the (small) doubtful side.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs import compare as C
+
+KEY = ["category", "record_id"]
+CAND_COLS = ("num", "token", "household_id", "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv",
+             "alpha", "atok", "ak", "aa")
+
+
+def blocking_keys(df: DataFrame) -> DataFrame:
+    """Derived blocking keys: birth year and first/last alphabet-name token."""
+    alpha_tok = F.when(F.col("alpha") & (F.size("atok") >= 2), F.col("atok"))
+    return df.select(
+        "*",
+        F.year("bd").alias("by"),
+        F.element_at(alpha_tok, 1).alias("a1"),
+        F.element_at(alpha_tok, -1).alias("a2"),
+    )
+
+
+def resident_candidates(residents: DataFrame) -> DataFrame:
+    """Residents as candidates: ``bd``/``sx`` named as on records, plus blocking keys."""
+    return blocking_keys(
+        residents.select(*[F.col(c) for c in ("num", "token", "household_id", "nk", "nfam", "ngiv", "kk",
+                                              "kfam", "kgiv", "alpha", "atok", "ak", "aa")],
+                         F.col("birth_date").alias("bd"), F.col("sex").alias("sx"))
+    )
+
+
+def _pass_keys(df: DataFrame, passes: list[dict], ids: list[str]) -> DataFrame:
+    """One row per (row, pass variant) with a compact 64-bit block key.
+
+    Each pass gives a ``base`` key and, when it has ``split_by``, a ``split`` key (base keys
+    plus the split keys).  Rows with a null key column get no key for that pass.
+    """
+    entries = []
+    for spec in passes:
+        base = list(spec["keys"])
+        variants = [("base", base)]
+        if spec.get("split_by"):
+            variants.append(("split", base + [c for c in spec["split_by"] if c not in base]))
+        for variant, cols in variants:
+            ok = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in cols])
+            key = F.xxhash64(F.lit(spec["name"]), *[F.col(c).cast("string") for c in cols])
+            entries.append(F.when(ok, F.struct(F.lit(spec["name"]).alias("pass"), F.lit(variant).alias("variant"),
+                                                  key.alias("bk"))))
+    arr = F.filter(F.array(*entries), lambda e: e.isNotNull())
+    return df.select(*ids, F.explode(arr).alias("e")).select(*ids, "e.pass", "e.variant", "e.bk")
+
+
+def candidate_pairs(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[DataFrame, DataFrame]:
+    """All blocking passes in one join on a compact block key, de-duplicated, plus the linked
+    resident of each record.
+
+    The register side is exploded into block keys and filtered by a broadcast semi-join
+    with the doubtful records' keys, so only the blocks that matter are counted and joined.
+    A block with more than ``max_block`` residents uses its split key when the pass has
+    one, and is skipped otherwise (or when still too large after the split).
+
+    Returns (pairs with the passes that found them, per-pass figures: pairs, largest
+    block, oversized blocks, skipped blocks)."""
+    max_block = int(blocking.get("max_block", 200))
+    passes = [p for p in blocking["passes"]
+              if all(k in cands.columns and k in doubt.columns
+                     for k in list(p["keys"]) + list(p.get("split_by") or []))]
+    d_keys = _pass_keys(doubt, passes, KEY)
+    r_keys = (_pass_keys(cands, passes, ["num"])
+              .join(F.broadcast(d_keys.select("bk").distinct()), "bk", "left_semi"))
+    sizes = r_keys.groupBy("bk").agg(F.count(F.lit(1)).alias("n"))
+    # per record and pass: use the base block if small enough, else the split block
+    sized = d_keys.join(sizes, "bk", "left").withColumn("n", F.coalesce(F.col("n"), F.lit(0)))
+    w = Window.partitionBy(*KEY, "pass")
+    base_n = F.max(F.when(F.col("variant") == "base", F.col("n"))).over(w)
+    chosen = sized.withColumn("base_n", base_n).where(
+        ((F.col("variant") == "base") & (F.col("base_n") <= max_block))
+        | ((F.col("variant") == "split") & (F.col("base_n") > max_block) & (F.col("n") <= max_block))
+    )
+    has_split = {p["name"] for p in passes if p.get("split_by")}
+    figures = (
+        sized.withColumn("base_n", base_n)
+        .groupBy("pass")
+        .agg(
+            F.max(F.when(F.col("variant") == "base", F.col("n"))).cast("long").alias("largest_block"),
+            F.countDistinct(F.when((F.col("variant") == "base") & (F.col("n") > max_block), F.col("bk")))
+            .cast("long").alias("oversized_blocks"),
+            F.countDistinct(F.when(
+                ((F.col("variant") == "base") & (F.col("n") > max_block) & ~F.col("pass").isin(*has_split))
+                | ((F.col("variant") == "split") & (F.col("base_n") > max_block) & (F.col("n") > max_block)),
+                F.col("bk"))).cast("long").alias("skipped_blocks"),
+        )
+    )
+    pairs = chosen.select(*KEY, "pass", "bk").join(r_keys.select("bk", "num"), "bk").drop("bk")
+    linked = doubt.where(F.col("num").isNotNull()).select(*KEY, F.lit("linked").alias("pass"), "num")
+    allp = pairs.unionByName(linked)
+    per_pass = allp.groupBy("pass").agg(F.count(F.lit(1)).cast("long").alias("pairs"))
+    figures = per_pass.join(figures, "pass", "left")
+    dedup = allp.groupBy(*KEY, "num").agg(F.collect_set("pass").alias("passes"))
+    return dedup, figures
+
+
+def _tf_table(cands: DataFrame, col: str, values: DataFrame) -> DataFrame:
+    """Register frequency of the values that occur among the candidates (broadcast semi-join
+    first, so only those values are counted)."""
+    wanted = F.broadcast(values.select(F.col(f"c_{col}").alias(col)).where(F.col(col).isNotNull()).distinct())
+    return (cands.select(col).join(wanted, col, "left_semi").groupBy(col)
+            .agg(F.count(F.lit(1)).alias(f"tf_{col}")).withColumnRenamed(col, f"tfk_{col}"))
+
+
+def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds: dict, blocking: dict,
+                n_residents: int) -> DataFrame:
+    """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_fields``, ``c_w``, ``c_p``."""
+    comps = thresholds["comparisons"]
+    cls = blocking.get("classify", {})
+    tf_fields = set(cls.get("tf_adjust", []))
+    floor = float(cls.get("tf_floor", 1e-6))
+    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
+    right = cands.select(*[F.col(c).alias(f"c_{c}") for c in CAND_COLS])
+    df = pairs.join(left, KEY).join(right, F.col("num") == F.col("c_num"))
+    for field, col in (("name_kanji", "nk"), ("name_kana", "kk"), ("birth_date", "bd")):
+        if field in tf_fields:
+            t = _tf_table(cands, col, df)
+            df = df.join(t, F.col(f"c_{col}") == F.col(f"tfk_{col}"), "left").drop(f"tfk_{col}")
+    lv = C.levels("", "c_")
+    df = df.select("*", *[v.alias(f"c_lv_{k}") for k, v in lv.items()])
+    weights = {}
+    for field in lv:
+        level = F.col(f"c_lv_{field}")
+        w = C.level_weight(field, level, comps)
+        col = {"name_kanji": "nk", "name_kana": "kk", "birth_date": "bd"}.get(field)
+        if field in tf_fields and col and "exact" in comps.get(field, {}):
+            m = float(comps[field]["exact"]["m"])
+            u_tf = F.greatest(F.col(f"tf_{col}") / F.lit(float(n_residents)), F.lit(floor))
+            w = F.when((level == "exact") & F.col(f"tf_{col}").isNotNull(),
+                       F.log2(F.lit(m) / u_tf)).otherwise(w)
+        weights[field] = w
+    total = reduce(lambda a, b: a + b, weights.values())
+    return df.select(
+        *KEY, "c_num", "c_token", "c_household_id", "passes",
+        *[F.col(f"c_lv_{k}") for k in lv],
+        F.create_map(*[x for k, w in weights.items() for x in (F.lit(k), F.round(w, 3))]).alias("c_w_fields"),
+        total.alias("c_w"),
+        C.name_judgement(F.col("c_lv_name_kanji"), F.col("c_lv_name_kana")).alias("c_name_judgement"),
+    ).withColumn("c_p", C.probability(F.col("c_w"), thresholds["prior_match_log2"]))
+
+
+def _clean_match(thresholds: dict) -> Column:
+    """True when a candidate agrees with the record within normal variation (no hard
+    disagreement, no more soft ones than allowed): the same rule as for a linked record."""
+    ver = thresholds["verification"]
+    state = {"name": F.col("c_name_judgement"), "birth_date": F.col("c_lv_birth_date"), "sex": F.col("c_lv_sex")}
+    hard = reduce(lambda a, b: a | b, [F.coalesce(state[f].isin(*lv), F.lit(False)) for f, lv in ver["hard"].items()])
+    soft = reduce(lambda a, b: a + b, [F.when(state[f].isin(*lv), 1).otherwise(0) for f, lv in ver["soft"].items()])
+    return ~hard & (soft <= int(ver["max_soft_disagreements"]))
+
+
+def best_candidates(scored: DataFrame, doubt: DataFrame, thresholds: dict) -> DataFrame:
+    """Per record: the best other resident (``s_*``), the runner-up's weight and whether it
+    is a clean match too, the linked resident's weight on the same scale (``linked_w``)
+    and the number of candidates.  One window pass over the pairs."""
+    linked_num = doubt.select(*KEY, F.col("num").alias("l_num"))
+    df = scored.join(linked_num, KEY).withColumn("c_clean", _clean_match(thresholds))
+    is_linked = F.coalesce(F.col("c_num") == F.col("l_num"), F.lit(False))
+    by_rec = Window.partitionBy(*KEY)
+    df = df.select(
+        "*",
+        is_linked.alias("is_linked"),
+        F.max(F.when(is_linked, F.col("c_w"))).over(by_rec).alias("linked_w"),
+    )
+    others = df.where(~F.col("is_linked"))
+    ranked = others.select(
+        "*",
+        F.row_number().over(Window.partitionBy(*KEY).orderBy(
+            F.col("c_clean").desc(), F.col("c_w").desc(), F.col("c_token"))).alias("rank"),
+        F.count(F.lit(1)).over(by_rec).alias("n_candidates"),
+    ).where(F.col("rank") <= 2)
+    second = ranked.where(F.col("rank") == 2).select(
+        *KEY, F.col("c_w").alias("second_w"), F.col("c_clean").alias("second_clean"))
+    best = ranked.where(F.col("rank") == 1).select(
+        *KEY, F.col("c_num").alias("s_num"), F.col("c_token").alias("s_token"),
+        F.col("c_household_id").alias("s_hh"), F.col("c_w").alias("s_w"), F.col("c_p").alias("s_score"),
+        F.col("c_clean").alias("s_clean"), F.col("c_w_fields").alias("s_w_fields"), "linked_w", "n_candidates",
+        F.col("passes").alias("s_passes"), *[F.col(f"c_lv_{f}").alias(f"s_lv_{f}") for f in C.FIELDS],
+    )
+    linked_only = df.where(F.col("is_linked")).select(*KEY, F.col("c_w").alias("lw2"))
+    return (best.join(second, KEY, "left").join(linked_only, KEY, "full_outer")
+            .withColumn("linked_w", F.coalesce(F.col("linked_w"), F.col("lw2"))).drop("lw2"))
+
+
+def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> DataFrame:
+    """Rewrite reasons with what the search found: LINKED_TO_OTHER_PERSON,
+    LINKED_TO_HOUSEHOLD_MEMBER, AMBIGUOUS_IDENTITY, or a suggestion for an unlinked,
+    invalid or unknown number.  Records without candidates keep their reasons.
+
+    A candidate is suggested when it reaches ``accept_probability`` and either beats the
+    linked resident by ``min_margin_log2`` or is a clean match where the linked resident
+    is not; it is a tie (AMBIGUOUS_IDENTITY) when the runner-up is as clean and within
+    ``tie_margin_log2``.
+    """
+    cls = blocking.get("classify", {})
+    accept = float(cls.get("accept_probability", 0.9))
+    margin = float(cls.get("min_margin_log2", 3.0))
+    tie = float(cls.get("tie_margin_log2", 1.0))
+    df = linked.join(best, KEY, "left")
+    good = F.coalesce(F.col("s_score") >= accept, F.lit(False))
+    clean_vs_doubtful = F.coalesce(F.col("s_clean"), F.lit(False)) & F.col("doubtful")
+    beats_linked = (F.col("linked_w").isNull() | (F.col("s_w") - F.col("linked_w") >= margin)
+                    | clean_vs_doubtful)
+    tied = F.coalesce((F.col("second_w") >= F.col("s_w") - tie)
+                      & (F.col("second_clean") == F.col("s_clean")), F.lit(False))
+    # a link that verified is still ambiguous when another resident matches as cleanly and as well
+    ties_linked = (good & F.coalesce(F.col("s_clean"), F.lit(False))
+                   & F.coalesce(F.col("s_w") >= F.col("linked_w") - tie, F.lit(False)))
+    suggest = good & beats_linked & ~tied
+    ambiguous = (good & beats_linked & tied) | (~F.col("doubtful") & ties_linked & F.col("r_num").isNotNull())
+    wrong_person = F.col("doubtful") & suggest
+    household = wrong_person & F.coalesce(F.col("s_hh") == F.col("r_hh"), F.lit(False))
+
+    def swap(code: str) -> Column:
+        return F.array_union(F.array_remove(F.col("reasons"), "ATTRIBUTE_MISMATCH"), F.array(F.lit(code)))
+
+    reasons = (F.when(household, swap("LINKED_TO_HOUSEHOLD_MEMBER"))
+               .when(wrong_person, swap("LINKED_TO_OTHER_PERSON"))
+               .when(ambiguous & F.col("doubtful"), swap("AMBIGUOUS_IDENTITY"))
+               .when(ambiguous, F.array_union(F.col("reasons"), F.array(F.lit("AMBIGUOUS_IDENTITY"))))
+               .otherwise(F.col("reasons")))
+    return (
+        df.withColumn("reasons", reasons)
+        .withColumn("s_token", F.when(suggest, F.col("s_token")))
+        .withColumn("s_score", F.when(suggest, F.col("s_score")))
+    )
+
+
+def needs_search(linked: DataFrame, residents: DataFrame) -> Column:
+    """Records whose link is doubtful, or whose number is absent, malformed or unknown."""
+    return (F.col("doubtful") | F.col("number_state").isin("absent", "malformed", "check_digit")
+            | ((F.col("number_state") == "ok") & F.col("r_num").isNull()))
+
+
+def ambiguous_residents(residents: DataFrame) -> DataFrame:
+    """Residents who share normalised name and birth date with another resident (同姓同名同生年月日)."""
+    w = Window.partitionBy("nk", "birth_date")
+    return (residents.where(F.col("nk").isNotNull() & F.col("birth_date").isNotNull())
+            .select("num", F.count(F.lit(1)).over(w).alias("n")).where(F.col("n") > 1)
+            .select(F.col("num").alias("amb_num")))

@@ -1,0 +1,171 @@
+"""Field- and row-level checks: parse raw text into typed columns, and say what was wrong.
+
+Each function here is DataFrame -> DataFrame.  A bad field is nulled (the record is still
+reconciled) and listed in the ``problems`` column as ``struct(column, reason, action)``;
+a row that cannot be used at all gets ``usable = false``.  `quarantine_rows` turns the
+problems into rows of the quarantine table, so every input row is accounted for.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.tokens import check_digit_ok, number_key, well_formed
+
+TEXT_COLUMNS = ("name_kanji", "name_kana", "address", "account_holder_kana", "account_key",
+                "household_id", "municipality_code")
+MAX_TEXT = 200
+CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
+MIN_BIRTH = "1880-01-01"
+FW_DIGITS = "０１２３４５６７８９"
+_PROBLEM = "struct<column:string,reason:string,action:string>"
+
+
+def _problem(cond: Column, column: str, reason: str, action: str) -> Column:
+    return F.when(cond, F.struct(F.lit(column).alias("column"), F.lit(reason).alias("reason"),
+                                 F.lit(action).alias("action")))
+
+
+def _blank_to_null(c: Column) -> Column:
+    return F.when(F.trim(c) == "", F.lit(None)).otherwise(c)
+
+
+def _number_problems(df: DataFrame) -> tuple[Column, list[Column]]:
+    raw = F.col("individual_number")
+    folded = F.regexp_replace(F.translate(raw, FW_DIGITS, "0123456789"), r"[\s\-－ー‐―]", "")
+    folded = _blank_to_null(folded)
+    is_fw = raw.isNotNull() & ~well_formed(raw) & well_formed(folded)
+    problems = [
+        _problem(is_fw, "individual_number", "full_width_or_separated_digits", "folded"),
+        _problem(folded.isNotNull() & ~well_formed(folded), "individual_number", "malformed_number",
+                 "flagged"),
+        _problem(well_formed(folded) & ~check_digit_ok(folded), "individual_number", "check_digit_wrong",
+                 "flagged"),
+    ]
+    return folded, problems
+
+
+def _common_fields(df: DataFrame, today: Column) -> tuple[dict[str, Column], list[Column]]:
+    """Typed basic items and their problems (shared by residents and records)."""
+    out: dict[str, Column] = {}
+    problems: list[Column] = []
+    for name in TEXT_COLUMNS:
+        if name not in df.columns:
+            continue
+        c = _blank_to_null(F.trim(F.col(name)))
+        bad_ctrl = c.rlike(CONTROL)
+        bad_long = F.length(c) > MAX_TEXT
+        problems += [_problem(bad_ctrl, name, "control_characters", "nulled"),
+                     _problem(~bad_ctrl & bad_long, name, "too_long", "nulled")]
+        out[name] = F.when(bad_ctrl | bad_long, F.lit(None)).otherwise(c)
+
+    raw_bd = _blank_to_null(F.trim(F.col("birth_date")))
+    bd = F.try_to_date(raw_bd, "yyyy-MM-dd")
+    unparsed = raw_bd.isNotNull() & bd.isNull()
+    impossible = bd.isNotNull() & ((bd > today) | (bd < F.lit(MIN_BIRTH).cast("date")))
+    problems += [_problem(unparsed, "birth_date", "unparseable_date", "nulled"),
+                 _problem(impossible, "birth_date", "impossible_birth_date", "nulled")]
+    out["birth_date"] = F.when(impossible, F.lit(None)).otherwise(bd)
+
+    sex = _blank_to_null(F.trim(F.translate(F.col("sex"), "１２", "12")))
+    bad_sex = sex.isNotNull() & ~sex.isin("1", "2")
+    problems.append(_problem(bad_sex, "sex", "unknown_sex_code", "nulled"))
+    out["sex"] = F.when(bad_sex, F.lit(None)).otherwise(sex)
+    return out, problems
+
+
+def _finish(df: DataFrame, typed: dict[str, Column], problems: list[Column], extra: list[str]) -> DataFrame:
+    arr = F.filter(F.array(*problems).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+    keep = [c for c in df.columns if c not in typed] + extra
+    return df.select(*[F.col(c) for c in keep], *[v.alias(k) for k, v in typed.items()],
+                     arr.alias("problems"))
+
+
+def clean_residents(df: DataFrame, today: Column) -> DataFrame:
+    """Typed resident rows with ``num`` (long key) and ``problems``; ``usable`` false when the
+    number is not a valid My Number or repeats an earlier row's."""
+    folded, num_problems = _number_problems(df)
+    typed, problems = _common_fields(df, today)
+    typed["individual_number"] = folded
+    sd = F.try_to_date(_blank_to_null(F.trim(F.col("status_date"))), "yyyy-MM-dd")
+    problems.append(_problem(_blank_to_null(F.col("status_date")).isNotNull() & sd.isNull(),
+                             "status_date", "unparseable_date", "nulled"))
+    typed["status_date"] = sd
+    status = F.lower(F.trim(F.col("status")))
+    bad_status = status.isNull() | ~status.isin("resident", "deceased", "removed")
+    problems.append(_problem(bad_status, "status", "unknown_status", "nulled"))
+    typed["status"] = F.when(bad_status, F.lit(None)).otherwise(status)
+    cleaned = _finish(df, typed, num_problems + problems, [])
+    cleaned = cleaned.withColumn("num", F.when(check_digit_ok("individual_number"),
+                                               number_key("individual_number")))
+    # one row per number: a repeated number keeps its resident row (else the first) and
+    # quarantines the others
+    w = Window.partitionBy("num").orderBy(F.when(F.col("status") == "resident", 0).otherwise(1),
+                                          F.col("name_kanji").asc_nulls_last())
+    rank = F.when(F.col("num").isNotNull(), F.row_number().over(w))
+    cleaned = cleaned.withColumn("__rank", rank)
+    dup = F.col("__rank") > 1
+    unusable = F.col("num").isNull()
+    extra = F.filter(F.array(
+        _problem(unusable, "individual_number", "resident_without_valid_number", "row_quarantined"),
+        _problem(dup, "individual_number", "duplicate_resident_number", "row_quarantined"),
+    ).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+    return (
+        cleaned.withColumn("problems", F.concat(F.col("problems"), extra))
+        .withColumn("usable", ~(unusable | F.coalesce(dup, F.lit(False))))
+        .drop("__rank")
+    )
+
+
+def clean_records(df: DataFrame, today: Column) -> DataFrame:
+    """Typed category records with ``num``, ``number_state`` and ``problems``.
+
+    ``number_state`` is ``absent``, ``malformed``, ``check_digit`` or ``ok``.  Rows with an
+    empty record id, or whose record id repeats within the category, are not usable.
+    """
+    folded, num_problems = _number_problems(df)
+    typed, problems = _common_fields(df, today)
+    typed["individual_number"] = folded
+    raw_active = F.lower(F.trim(F.col("active")))
+    active = (F.when(raw_active.isin("true", "t", "1", "yes", "y"), True)
+              .when(raw_active.isin("false", "f", "0", "no", "n"), False))
+    problems.append(_problem(raw_active.isNotNull() & (raw_active != "") & active.isNull(), "active",
+                             "unparseable_boolean", "defaulted_true"))
+    typed["active"] = F.coalesce(active, F.lit(True))
+    typed["record_id"] = _blank_to_null(F.trim(F.col("record_id")))
+    cleaned = _finish(df, typed, num_problems + problems, ["category"] if "category" not in typed else [])
+    state = (F.when(F.col("individual_number").isNull(), "absent")
+             .when(~well_formed("individual_number"), "malformed")
+             .when(~check_digit_ok("individual_number"), "check_digit")
+             .otherwise("ok"))
+    w = Window.partitionBy("category", "record_id")
+    dup = F.col("record_id").isNotNull() & (F.count(F.lit(1)).over(w) > 1)
+    no_id = F.col("record_id").isNull()
+    extra = F.filter(F.array(
+        _problem(no_id, "record_id", "empty_record_id", "row_quarantined"),
+        _problem(dup, "record_id", "duplicate_record_id", "row_quarantined"),
+    ).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+    return (
+        cleaned.withColumn("number_state", state)
+        .withColumn("num", F.when(F.col("number_state") == "ok", number_key("individual_number")))
+        .withColumn("problems", F.concat(F.col("problems"), extra))
+        .withColumn("usable", ~(no_id | dup))
+    )
+
+
+def quarantine_rows(df: DataFrame, source: str) -> DataFrame:
+    """One quarantine row per problem: source, category, record_id, column, reason, action.
+
+    No raw values are carried (they may hold individual numbers)."""
+    category = F.col("category") if "category" in df.columns else F.lit(None).cast("string")
+    record_id = F.col("record_id") if "record_id" in df.columns else F.lit(None).cast("string")
+    token = F.col("resident_token") if "resident_token" in df.columns else F.lit(None).cast("string")
+    return (
+        df.where(F.size("problems") > 0)
+        .select(F.lit(source).alias("source"), category.alias("category"), record_id.alias("record_id"),
+                token.alias("resident_token"), F.explode("problems").alias("p"))
+        .select("source", "category", "record_id", "resident_token",
+                F.col("p.column").alias("column"), F.col("p.reason").alias("reason"),
+                F.col("p.action").alias("action"))
+    )

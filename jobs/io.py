@@ -1,0 +1,159 @@
+"""Reading the run's input folder and checking its layout against schemas/.
+
+This is one of the two I/O ends of a run (the other is `jobs.publish`).  Every problem
+with the layout is a `UsageError`: one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import reduce
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from jobs.errors import UsageError
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+_STRINGY = (T.StringType, T.VarcharType, T.CharType)
+
+
+def load_schema(name: str) -> dict:
+    """The column list of schemas/<name>.json."""
+    path = SCHEMA_DIR / f"{name}.json"
+    if not path.exists():
+        path = Path(__file__).resolve().parent / "schemas" / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def detect_format(folder: Path) -> str:
+    """'delta', 'parquet' or 'csv' from the folder's files; UsageError when there is no data."""
+    if (folder / "_delta_log").is_dir():
+        return "delta"
+    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+    if any(p.suffix == ".parquet" for p in files):
+        return "parquet"
+    if any(p.suffix.lower() == ".csv" for p in files):
+        return "csv"
+    if not files:
+        raise UsageError(f"input folder {folder} is empty")
+    raise UsageError(f"input folder {folder} holds no Parquet, CSV or Delta data")
+
+
+def _check_csv_encoding(folder: Path, encoding: str) -> None:
+    """Decode the head of each CSV file with the configured encoding; a failure is a layout error."""
+    for path in sorted(folder.rglob("*.csv")):
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 20)
+        # cut at the last newline so a multi-byte character is not split
+        cut = head.rfind(b"\n")
+        head = head[: cut + 1] if cut > 0 else head
+        try:
+            head.decode(encoding)
+        except UnicodeDecodeError:
+            raise UsageError(
+                f"{path} is not valid {encoding} (set input.csv_encoding in the config to the file's encoding)"
+            ) from None
+
+
+def read_folder(spark: SparkSession, folder: Path, cfg: dict) -> DataFrame:
+    """Read one input folder (Parquet, CSV or Delta); column names lower-cased."""
+    fmt = detect_format(folder)
+    try:
+        if fmt == "delta":
+            df = spark.read.format("delta").load(str(folder))
+        elif fmt == "parquet":
+            df = spark.read.parquet(str(folder))
+        else:
+            encoding = (cfg.get("input") or {}).get("csv_encoding", "UTF-8")
+            _check_csv_encoding(folder, encoding)
+            df = (
+                spark.read.option("header", True)
+                .option("encoding", encoding)
+                .option("inferSchema", False)
+                .option("mode", "PERMISSIVE")
+                .csv(str(folder))
+            )
+        cols = df.columns
+    except UsageError:
+        raise
+    except Exception as exc:  # corrupt file, unreadable footer ...
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot read {folder}: {first[:300]}") from None
+    return df.toDF(*[c.strip().lower() for c in cols])
+
+
+def conform(df: DataFrame, schema_name: str, where: str) -> DataFrame:
+    """Select the schema's columns in order; raw values stay text so bad fields can be quarantined.
+
+    Missing required columns and wrong types are UsageErrors.  Dates may arrive as date,
+    timestamp or text; booleans as boolean or text; everything else must be text.
+    """
+    schema = load_schema(schema_name)
+    types = {f.name: f.dataType for f in df.schema.fields}
+    missing = [c["name"] for c in schema["columns"] if c.get("required") and c["name"] not in types]
+    if missing:
+        raise UsageError(f"{where}: missing required column(s) {', '.join(missing)}")
+    exprs = []
+    for col in schema["columns"]:
+        name, want = col["name"], col["type"]
+        if name not in types:
+            exprs.append(F.lit(None).cast("string").alias(name))
+            continue
+        have = types[name]
+        ok = isinstance(have, _STRINGY) or isinstance(have, T.NullType)
+        if want == "date":
+            ok = ok or isinstance(have, (T.DateType, T.TimestampType, T.TimestampNTZType))
+        if want == "boolean":
+            ok = ok or isinstance(have, T.BooleanType)
+        if not ok:
+            raise UsageError(
+                f"{where}: column {name} has type {have.simpleString()}, expected {want}"
+                + (" as text (a number type loses leading zeros)" if name == "individual_number" else "")
+            )
+        if isinstance(have, (T.DateType, T.TimestampType, T.TimestampNTZType)):
+            exprs.append(F.date_format(F.col(name), "yyyy-MM-dd").alias(name))
+        else:
+            exprs.append(F.col(name).cast("string").alias(name))
+    return df.select(*exprs)
+
+
+def read_inputs(spark: SparkSession, input_dir: str, cfg: dict, only: list[str] | None = None):
+    """Read INPUT/residents and INPUT/categories/<id>.
+
+    Returns (residents, records, counts) where records is the union of all categories
+    with a ``category`` column, and counts maps category -> folder path.
+    """
+    root = Path(input_dir)
+    if not root.is_dir():
+        raise UsageError(f"input folder not found: {input_dir}")
+    res_dir, cat_root = root / "residents", root / "categories"
+    if not res_dir.is_dir():
+        raise UsageError(f"missing folder {res_dir} (the resident register extract)")
+    if not cat_root.is_dir():
+        raise UsageError(f"missing folder {cat_root} (one folder per linked category)")
+    configured = cfg["categories"]
+    present = sorted(p.name for p in cat_root.iterdir() if p.is_dir())
+    unknown = [c for c in present if c not in configured]
+    if unknown:
+        raise UsageError(f"category folder(s) not configured in categories.yaml: {', '.join(unknown)}")
+    if only:
+        bad = [c for c in only if c not in configured]
+        if bad:
+            raise UsageError(f"--categories names unknown categories: {', '.join(bad)}")
+        absent = [c for c in only if c not in present]
+        if absent:
+            raise UsageError(f"--categories names categories with no input folder: {', '.join(absent)}")
+        present = [c for c in present if c in only]
+    if not present:
+        raise UsageError(f"no category folders under {cat_root}")
+
+    residents = conform(read_folder(spark, res_dir, cfg), "residents", "residents")
+    parts = []
+    for cid in present:
+        df = conform(read_folder(spark, cat_root / cid, cfg), "category", f"categories/{cid}")
+        parts.append(df.withColumn("category", F.lit(cid)))
+    records = reduce(lambda a, b: a.unionByName(b), parts)
+    return residents, records, present

@@ -1,0 +1,200 @@
+"""The reconcile job: read -> gate inputs -> normalise and tokenise -> verify links ->
+search candidates -> classify -> gate outputs -> publish -> report.
+
+Only `run` does I/O; the steps in between are DataFrame -> DataFrame functions from the
+step modules, chained with `DataFrame.transform`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from jobs import candidates, classify, clean, features, publish, verify
+from jobs.config import token_key
+from jobs.errors import UsageError
+from jobs.io import read_inputs
+from jobs.session import get_spark
+from jobs.tokens import key_frame, with_tokens
+
+log = logging.getLogger("tenken")
+
+
+class Stages:
+    """Per-stage wall time, logged as each stage starts and ends."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str):
+        log.info("stage %s: start", name)
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            took = time.perf_counter() - t0
+            self.seconds[name] = self.seconds.get(name, 0.0) + took
+            log.info("stage %s: done in %.1f s", name, took)
+
+
+def materialise(df, cfg: dict):
+    """Compute ``df`` once and cut its lineage.
+
+    The normalisation expressions are large; with plain ``persist`` every later query
+    would re-canonicalise that plan to find the cached data, which costs more than the
+    work itself.  A checkpoint leaves a plan of one node.  ``run.checkpoint: reliable``
+    (cluster) writes to ``run.checkpoint_dir`` so a lost executor does not lose it.
+    """
+    run_cfg = cfg.get("run") or {}
+    if run_cfg.get("checkpoint", "local") == "reliable":
+        sc = df.sparkSession.sparkContext
+        if sc.getCheckpointDir() is None:
+            if not run_cfg.get("checkpoint_dir"):
+                raise UsageError("run.checkpoint is 'reliable' but run.checkpoint_dir is not set")
+            sc.setCheckpointDir(run_cfg["checkpoint_dir"])
+        return df.checkpoint(eager=True)
+    return df.localCheckpoint(eager=True)
+
+
+def default_run_id() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def reference_date(cfg: dict) -> dt.date:
+    ref = (cfg.get("run") or {}).get("reference_date")
+    if ref:
+        return ref if isinstance(ref, dt.date) else dt.date.fromisoformat(str(ref))
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
+        categories: list[str] | None = None) -> dict:
+    """Reconcile INPUT into OUTPUT and return the run's summary (the runs row as a dict)."""
+    run_id = run_id or default_run_id()
+    started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    t_start = time.perf_counter()
+    stages = Stages()
+    key = token_key(cfg)  # fail early (exit 2) when there is no key
+    spark = get_spark(cfg)
+    ref = reference_date(cfg)
+    today = F.lit(ref.isoformat()).cast("date")
+    cats = cfg["categories"]
+    log.info("run %s: input %s, output %s, reference date %s", run_id, input_dir, output_dir, ref)
+
+    with stages.stage("read"):
+        residents_raw, records_raw, present = read_inputs(spark, input_dir, cfg, categories)
+        cfg = {**cfg, "categories": {c: cats[c] for c in present}}
+
+    keys = key_frame(spark, key)
+    with stages.stage("normalise"):
+        residents = (
+            residents_raw.transform(clean.clean_residents, today)
+            .transform(features.resident_features)
+            .transform(lambda d: with_tokens(d, keys, {"token": "individual_number"}))
+            .transform(materialise, cfg)
+        )
+        records = (
+            records_raw.transform(clean.clean_records, today)
+            .transform(features.record_features, cfg["categories"])
+            .transform(materialise, cfg)
+        )
+        n_residents = residents.count()
+        per_cat = {r["category"]: (r["n"], r["unusable"]) for r in (
+            records.groupBy("category")
+            .agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(~F.col("usable"), 1).otherwise(0)).alias("unusable"))
+            .collect())}
+        empty = [c for c in present if per_cat.get(c, (0, 0))[0] == 0]
+        if empty:
+            raise UsageError(f"category folder(s) with no rows: {', '.join(empty)}")
+        log.info("read %d resident rows and %d records in %d categories", n_residents,
+                 sum(v[0] for v in per_cat.values()), len(present))
+
+    with stages.stage("verify"):
+        linked = (
+            records.where(F.col("usable"))
+            .transform(verify.link_residents, residents.where(F.col("usable")))
+            .transform(verify.compare_links, cfg["thresholds"])
+            .transform(verify.link_reasons, cfg["categories"], cfg["thresholds"], today)
+            .transform(verify.account_reasons)
+        )
+        amb = candidates.ambiguous_residents(residents.where(F.col("usable")))
+        linked = (linked.join(amb, F.col("num") == F.col("amb_num"), "left")
+                  .withColumn("in_ambiguous_group", F.col("amb_num").isNotNull()).drop("amb_num")
+                  .transform(materialise, cfg))
+
+    with stages.stage("search"):
+        blocking = cfg["blocking"]
+        doubt = (linked.where(candidates.needs_search(linked, residents) | F.col("in_ambiguous_group"))
+                 .transform(candidates.blocking_keys)
+                 .transform(materialise, cfg))
+        n_doubt = doubt.count()
+        cands = candidates.resident_candidates(residents.where(F.col("usable")))
+        pairs, pass_figures = candidates.candidate_pairs(doubt, cands, blocking)
+        pairs = materialise(pairs, cfg)
+        n_pairs = pairs.count()
+        scored = materialise(candidates.score_pairs(pairs, doubt, cands, cfg["thresholds"], blocking, n_residents), cfg)
+        best = materialise(candidates.best_candidates(scored, doubt, cfg["thresholds"]), cfg)
+        searched = candidates.apply_candidates(linked, best, blocking)
+        figures = {"doubtful_records": int(n_doubt), "candidate_pairs": int(n_pairs)}
+        for r in pass_figures.collect():
+            for k in ("pairs", "largest_block", "oversized_blocks", "skipped_blocks"):
+                figures[f"pass.{r['pass']}.{k}"] = int(r[k] or 0)
+        figures["largest_block"] = max([v for k, v in figures.items() if k.endswith(".largest_block")] or [0])
+        figures["oversized_blocks"] = sum(v for k, v in figures.items() if k.endswith(".oversized_blocks"))
+        log.info("search: %d doubtful records, %d candidate pairs, largest block %d",
+                 n_doubt, n_pairs, figures["largest_block"])
+
+    with stages.stage("classify"):
+        flagged = searched.where(F.size("reasons") > 0)
+        # evidence for an account holder mismatch: is the holder a member of the person's household?
+        hh = (residents.where(F.col("usable") & F.col("household_id").isNotNull() & F.col("kk").isNotNull())
+              .select(F.col("household_id").alias("h_hh"), F.col("kk").alias("h_kk")).distinct())
+        acct_mm = F.array_contains("reasons", "ACCOUNT_HOLDER_MISMATCH")
+        flagged = (flagged.join(hh, acct_mm & (F.col("r_hh") == F.col("h_hh")) & (F.col("hk") == F.col("h_kk")), "left")
+                   .withColumn("holder_in_household", F.when(acct_mm, F.col("h_hh").isNotNull()))
+                   .drop("h_hh", "h_kk"))
+        flagged = with_tokens(flagged, keys, {"__tok": "individual_number"}).withColumn(
+            "resident_token", F.when(F.col("number_state") == "ok", F.col("__tok"))).drop("__tok")
+        suspects = materialise(classify.suspects(flagged, run_id, cfg), cfg)
+        n_suspects = suspects.count()
+        reason_counts = {r["reason"]: r["n"] for r in suspects.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
+        sus_per_cat = {r["category"]: r["n"] for r in suspects.groupBy("category").agg(F.count(F.lit(1)).alias("n")).collect()}
+
+    with stages.stage("publish"):
+        quarantine = (
+            clean.quarantine_rows(residents, "residents")
+            .unionByName(clean.quarantine_rows(records, "records"))
+            .withColumn("run_id", F.lit(run_id))
+            .select("run_id", "source", "category", "record_id", "resident_token", "column", "reason", "action")
+        )
+        publish.replace_run(suspects, output_dir, "suspects", run_id)
+        publish.replace_run(quarantine, output_dir, "quarantine", run_id)
+        n_quarantined = publish.read_table(spark, output_dir, "quarantine").where(F.col("run_id") == run_id).count()
+
+    cat_rows = [
+        {"category": c, "input_rows": int(per_cat[c][0]), "checked_rows": int(per_cat[c][0] - per_cat[c][1]),
+         "quarantined_rows": int(per_cat[c][1]), "suspects": int(sus_per_cat.get(c, 0))}
+        for c in present
+    ]
+    summary = {
+        "run_id": run_id, "status": "published", "started_at": started,
+        "finished_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+        "duration_s": round(time.perf_counter() - t_start, 2), "input_path": str(Path(input_dir).resolve()),
+        "residents": int(n_residents), "records": int(sum(v[0] for v in per_cat.values())),
+        "suspects": int(n_suspects), "quarantined": int(n_quarantined), "categories": cat_rows,
+        "reason_counts": {k: int(v) for k, v in reason_counts.items()},
+        "stage_seconds": {k: round(v, 2) for k, v in stages.seconds.items()},
+        "figures": figures, "gate_failures": [], "message": None,
+    }
+    publish.replace_run(publish.runs_row(spark, summary), output_dir, "runs", run_id)
+    summary["suspects_by_category_reason"] = [
+        (r["category"], r["reason"], r["n"]) for r in
+        suspects.groupBy("category", "reason").agg(F.count(F.lit(1)).alias("n")).orderBy("category", "reason").collect()
+    ]
+    return summary

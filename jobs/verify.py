@@ -1,0 +1,156 @@
+"""Verify links: one join of the register with the union of all categories.
+
+`link_residents` joins each record to the resident its number names (compact long key),
+`compare_links` adds the field levels, weights and the identity judgement, and
+`link_reasons` turns them into the contract's verification reasons.  All DataFrame ->
+DataFrame, composable with `DataFrame.transform`.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs import compare as C
+
+RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", "municipality_code",
+                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
+
+
+def resident_side(residents: DataFrame, prefix: str = "r_") -> DataFrame:
+    """The register's comparison columns with a prefix (``bd``/``sx`` named as on records)."""
+    cols = []
+    for c in RESIDENT_COLS:
+        out = {"birth_date": "bd", "sex": "sx", "household_id": "hh", "municipality_code": "muni"}.get(c, c)
+        cols.append(F.col(c).alias(prefix + out))
+    return residents.select(*cols)
+
+
+def link_residents(records: DataFrame, residents: DataFrame) -> DataFrame:
+    """Left-join every record to the resident its number names (``r_*`` columns)."""
+    side = resident_side(residents)
+    return records.join(side, records["num"] == side["r_num"], "left")
+
+
+def compare_links(df: DataFrame, thresholds: dict) -> DataFrame:
+    """Add ``lv_<field>`` levels, ``w_total``, ``score`` and ``name_judgement`` for the linked pair."""
+    comps = thresholds["comparisons"]
+    lv = C.levels("", "r_")
+    out = df.select("*", *[v.alias(f"lv_{k}") for k, v in lv.items()])
+    lvc = {k: F.col(f"lv_{k}") for k in lv}
+    weights = {k: C.level_weight(k, lvc[k], comps) for k in lvc}
+    total = F.lit(0.0)
+    for w in weights.values():
+        total = total + w
+    return out.select(
+        "*",
+        F.create_map(*[x for k, w in weights.items() for x in (F.lit(k), w)]).alias("w_fields"),
+        total.alias("w_total"),
+        C.name_judgement(lvc["name_kanji"], lvc["name_kana"]).alias("name_judgement"),
+    ).withColumn("score", F.when(F.col("r_num").isNotNull(),
+                                 C.probability(F.col("w_total"), thresholds["prior_match_log2"]))
+                 .otherwise(F.lit(0.0)))
+
+
+def doubtful_link(thresholds: dict) -> Column:
+    """True when the linked resident disagrees with the record beyond normal variation."""
+    ver = thresholds["verification"]
+    field_state = {
+        "name": F.col("name_judgement"),
+        "birth_date": F.col("lv_birth_date"),
+        "sex": F.col("lv_sex"),
+    }
+    hard = F.lit(False)
+    for field, levels in ver["hard"].items():
+        hard = hard | F.coalesce(field_state[field].isin(*levels), F.lit(False))
+    soft = F.lit(0)
+    for field, levels in ver["soft"].items():
+        soft = soft + F.when(field_state[field].isin(*levels), 1).otherwise(0)
+    return F.col("r_num").isNotNull() & (hard | (soft > int(ver["max_soft_disagreements"])))
+
+
+def age_at(birth: Column, reference: Column) -> Column:
+    """Whole years between a birth date and the reference date."""
+    return F.floor(F.months_between(reference, birth) / 12).cast("int")
+
+
+def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: Column) -> DataFrame:
+    """Add ``doubtful``, ``age`` and ``reasons`` (array of verification reason codes).
+
+    The reasons here need only the linked resident; candidate search adds the
+    other-person reasons for the doubtful rows later.
+    """
+    one_active = [c for c, s in categories.items() if s.get("one_active")]
+    min_age = F.lit(None).cast("int")
+    max_age = F.lit(None).cast("int")
+    for cid, spec in categories.items():
+        if spec.get("min_age") is not None:
+            min_age = F.when(F.col("category") == cid, F.lit(int(spec["min_age"]))).otherwise(min_age)
+        if spec.get("max_age") is not None:
+            max_age = F.when(F.col("category") == cid, F.lit(int(spec["max_age"]))).otherwise(max_age)
+    age = age_at(F.col("r_bd"), reference)
+    found = F.col("r_num").isNotNull()
+    active = F.col("active")
+    state = F.col("number_state")
+
+    # one active record per person: the best-matching record keeps the link, the others are flagged
+    dup_w = Window.partitionBy("category", "num").orderBy(F.col("w_total").desc(), F.col("record_id"))
+    in_scope = F.col("category").isin(one_active) & active & found
+    dup_rank = F.when(in_scope, F.row_number().over(dup_w))
+    dup_others = F.when(in_scope, F.collect_set("record_id").over(Window.partitionBy("category", "num")))
+
+    out = df.select(
+        "*",
+        doubtful_link(thresholds).alias("doubtful"),
+        age.alias("age"),
+        dup_rank.alias("dup_rank"),
+        dup_others.alias("dup_records"),
+    )
+    age_bad = found & active & (
+        (min_age.isNotNull() & (F.col("age") < min_age)) | (max_age.isNotNull() & (F.col("age") > max_age))
+    )
+    cands = [
+        (state == "absent", "UNLINKED_RECORD"),
+        (state.isin("malformed", "check_digit"), "INVALID_NUMBER"),
+        ((state == "ok") & ~found, "UNKNOWN_NUMBER"),
+        (found & active & (F.col("r_status") == "deceased"), "RESIDENT_DECEASED"),
+        (found & active & (F.col("r_status") == "removed"), "RESIDENT_REMOVED"),
+        (F.col("doubtful"), "ATTRIBUTE_MISMATCH"),
+        (F.coalesce(F.col("dup_rank") > 1, F.lit(False)), "DUPLICATE_LINK"),
+        (age_bad, "AGE_INELIGIBLE"),
+    ]
+    reasons = F.filter(F.array(*[F.when(cond, F.lit(code)) for cond, code in cands]), lambda x: x.isNotNull())
+    return out.withColumn("reasons", reasons)
+
+
+def account_reasons(df: DataFrame) -> DataFrame:
+    """SHARED_ACCOUNT and ACCOUNT_HOLDER_MISMATCH for records that carry an account.
+
+    The holder kana (bank style) is compared with the linked resident's reading, or the
+    record's own reading when the register has none.  Shared accounts are found by an
+    aggregate over the account rows only (not a window over every record).
+    """
+    has_acct = F.col("account_key").isNotNull() & F.col("active")
+    shared = (
+        df.where(has_acct)
+        .groupBy("account_key")
+        .agg(F.size(F.collect_set("num")).alias("acct_people"),
+             F.sort_array(F.collect_set("record_id")).alias("acct_records"))
+        .where(F.col("acct_people") > 1)
+    )
+    df = df.join(shared, "account_key", "left")
+
+    person_kana = F.coalesce(F.col("r_kk"), F.col("kk"))
+    person_fam = F.coalesce(F.col("r_kfam"), F.col("kfam"))
+    person_giv = F.coalesce(F.col("r_kgiv"), F.col("kgiv"))
+    holder_ok = (
+        (F.col("hk") == person_kana)
+        | ((F.levenshtein(F.col("hk"), person_kana) <= 1) & (F.length(person_kana) >= 4))
+        | ((F.col("hgiv") == person_giv) & (F.col("hfam") != person_fam))  # account in a former name
+    )
+    mismatch = has_acct & F.col("hk").isNotNull() & person_kana.isNotNull() & ~holder_ok
+    extra = F.filter(F.array(
+        F.when(mismatch, F.lit("ACCOUNT_HOLDER_MISMATCH")),
+        F.when(F.col("acct_people").isNotNull(), F.lit("SHARED_ACCOUNT")),
+    ), lambda x: x.isNotNull())
+    return df.withColumn("reasons", F.concat(F.col("reasons"), extra))

@@ -1,0 +1,194 @@
+"""End-to-end reconcile on hand-made records: every reason code, Japanese and alphabet names."""
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from jobs.pipeline import run
+from jobs.tokens import token_of
+from tests.helpers import number, record_from, write_category, write_residents
+
+ADDR1 = "東京都千代田区丸の内1丁目2番3号"
+
+
+def _res():
+    r = {}
+
+    def add(i, name, kana, bd, sex, hh, addr=ADDR1, status="resident"):
+        r[i] = {"individual_number": number(i), "name_kanji": name, "name_kana": kana, "birth_date": bd,
+                "sex": sex, "address": addr, "municipality_code": "131016", "household_id": hh, "status": status}
+
+    add(1, "山田 太郎", "ヤマダ タロウ", "1970-04-01", "1", "H1")
+    add(2, "山田 花子", "ヤマダ ハナコ", "1972-05-10", "2", "H1")
+    add(3, "山田 健太", "ヤマダ ケンタ", "2012-08-20", "1", "H1")
+    add(4, "佐藤 美咲", "サトウ ミサキ", "2012-08-20", "2", "H2", "大阪府大阪市北区梅田2丁目4番9号")
+    add(5, "佐藤 美月", "サトウ ミツキ", "2012-08-20", "2", "H2", "大阪府大阪市北区梅田2丁目4番9号")
+    add(6, "鈴木 一郎", "スズキ イチロウ", "1950-01-15", "1", "H3", status="deceased")
+    add(7, "高橋 次郎", "タカハシ ジロウ", "1980-03-03", "1", "H4", status="removed")
+    add(8, "田中 直樹", "タナカ ナオキ", "1985-06-06", "1", "H5", "福岡県福岡市中央区天神1丁目1番1号")
+    add(9, "田中 直樹", "タナカ ナオキ", "1990-09-09", "1", "H6", "北海道札幌市中央区北1条西2丁目1番地")
+    add(10, "髙橋 陽子", "タカハシ ヨウコ", "1975-11-11", "2", "H7")
+    add(11, "伊藤 花", "イトウ ハナ", "1999-02-02", "2", "H8", "愛知県名古屋市中区栄3丁目5番1号")
+    add(12, "伊藤 花", "イトウ ハナ", "1999-02-02", "2", "H9", "宮城県仙台市青葉区一番町1丁目1番1号")
+    add(13, "SMITH JOHN", "スミス ジョン", "1988-07-07", "1", "H10")
+    add(14, "中村 さくら", None, "2000-12-25", "2", "H11", "京都府京都市中京区烏丸通1番地")
+    return r
+
+
+@pytest.fixture(scope="module")
+def outcome(spark, cfg, tmp_path_factory):
+    root = tmp_path_factory.mktemp("reconcile")
+    inp, out = root / "in", root / "out"
+    r = _res()
+    write_residents(inp, list(r.values()))
+    bad_check = number(14)[:-1] + str((int(number(14)[-1]) + 1) % 10)
+    hi = [
+        record_from(r[1], "HI01", name_kanji="ＹＡＭＡＤＡ"[:0] + "山田　太郎", address="千代田区丸の内１－２－３"),
+        record_from(r[3], "HI02", individual_number=number(1)),             # child linked to father
+        record_from(r[4], "HI03", individual_number=number(5)),             # twin A linked to twin B
+        record_from(r[9], "HI04", individual_number=number(8)),             # same-name person picked
+        record_from(r[6], "HI05"),                                          # deceased, still active
+        record_from(r[7], "HI06"),                                          # removed, still active
+        record_from(r[10], "HI07", name_kanji="高橋 陽子", name_kana="たかはし ようこ"),
+        record_from(r[14], "HI08", individual_number=bad_check),            # check digit wrong
+        record_from(r[2], "HI09", individual_number=number(99999)),         # unknown number
+        record_from(r[2], "HI10", individual_number=None),                  # unlinked
+        record_from(r[13], "HI11", name_kanji="john smith", name_kana="ｽﾐｽ ｼﾞｮﾝ"),
+        record_from(r[10], "HI12"),                                         # second active record
+        {"record_id": "HI13", "individual_number": number(13), "name_kanji": "木村 拓也",
+         "name_kana": "キムラ タクヤ", "birth_date": "1960-01-01", "sex": "1", "address": "沖縄県那覇市泉崎1丁目2番2号"},
+        record_from(r[2], None),                                            # empty record id
+    ]
+    write_category(inp, "health_insurance", hi)
+    write_category(inp, "mynapoint", [record_from(r[11], "MP01"), record_from(r[8], "MP02")])
+    write_category(inp, "school_health", [record_from(r[1], "SH01"), record_from(r[3], "SH02")])
+    write_category(inp, "public_benefit_account", [
+        record_from(r[3], "PB01", account_holder_kana="ﾔﾏﾀﾞ ﾀﾛｳ", account_key="0001-001-1-1234567"),
+        record_from(r[1], "PB02", account_holder_kana="ﾔﾏﾀﾞ ﾀﾛｳ", account_key="0001-001-1-1234567"),
+        record_from(r[2], "PB03", account_holder_kana="ﾔﾏﾀﾞ ﾊﾅｺ", account_key="0005-010-1-7654321"),
+        record_from(r[4], "PB04", account_holder_kana="ｻﾄｳ ﾐｻｷ", account_key="0009-100-1-1111111"),
+    ])
+    run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
+    summary = run(run_cfg, str(inp), str(out), "t1")
+    sus = {(row.category, row.record_id): row for row in
+           spark.read.format("delta").load(str(out / "suspects")).where(F.col("run_id") == "t1").collect()}
+    return {"summary": summary, "suspects": sus, "out": out, "inp": inp, "cfg": run_cfg, "r": r}
+
+
+KEY = b"test-key-not-secret"
+
+
+def tok(i):
+    return token_of(KEY, number(i))
+
+
+def _reason(o, cat, rid):
+    row = o["suspects"].get((cat, rid))
+    return None if row is None else row.reason
+
+
+def test_benign_variation_not_flagged(outcome):
+    for rid in ("HI01", "HI07", "HI11"):
+        assert ("health_insurance", rid) not in outcome["suspects"], rid
+    assert ("public_benefit_account", "PB03") not in outcome["suspects"]
+    assert ("school_health", "SH02") not in outcome["suspects"]
+
+
+def test_household_member_links(outcome):
+    s = outcome["suspects"]
+    child = s[("health_insurance", "HI02")]
+    assert child.reason == "LINKED_TO_HOUSEHOLD_MEMBER"
+    assert child.suggested_token == tok(3) and child.resident_token == tok(1)
+    assert child.severity == "high" and child.suggested_score > child.score
+    twin = s[("health_insurance", "HI03")]
+    assert twin.reason == "LINKED_TO_HOUSEHOLD_MEMBER" and twin.suggested_token == tok(4)
+    assert twin.evidence.linked_levels["name_kanji"] == "given_diff"
+    assert twin.evidence.suggested_levels["name_kanji"] == "exact"
+
+
+def test_same_name_person(outcome):
+    row = outcome["suspects"][("health_insurance", "HI04")]
+    assert row.reason == "LINKED_TO_OTHER_PERSON"
+    assert row.suggested_token == tok(9)
+    assert row.evidence.linked_levels["birth_date"] == "different"
+
+
+def test_status_reasons(outcome):
+    assert _reason(outcome, "health_insurance", "HI05") == "RESIDENT_DECEASED"
+    assert _reason(outcome, "health_insurance", "HI06") == "RESIDENT_REMOVED"
+
+
+def test_number_reasons_with_suggestions(outcome):
+    s = outcome["suspects"]
+    inv = s[("health_insurance", "HI08")]
+    assert inv.reason == "INVALID_NUMBER" and inv.resident_token is None and inv.suggested_token == tok(14)
+    unk = s[("health_insurance", "HI09")]
+    assert unk.reason == "UNKNOWN_NUMBER" and unk.resident_token == tok(99999) and unk.suggested_token == tok(2)
+    unl = s[("health_insurance", "HI10")]
+    assert unl.reason == "UNLINKED_RECORD" and unl.resident_token is None and unl.suggested_token == tok(2)
+
+
+def test_duplicate_and_mismatch(outcome):
+    s = outcome["suspects"]
+    assert s[("health_insurance", "HI12")].reason == "DUPLICATE_LINK"
+    assert "HI07" in s[("health_insurance", "HI12")].evidence.duplicate_records
+    mm = s[("health_insurance", "HI13")]
+    assert mm.reason == "ATTRIBUTE_MISMATCH" and mm.suggested_token is None and mm.score < 0.5
+    # the father's own record keeps its link; the child's record is the duplicate
+    assert "DUPLICATE_LINK" in s[("health_insurance", "HI02")].reasons
+
+
+def test_ambiguous_and_age(outcome):
+    assert _reason(outcome, "mynapoint", "MP01") == "AMBIGUOUS_IDENTITY"
+    assert ("mynapoint", "MP02") not in outcome["suspects"]   # 同姓同名 but birth dates differ
+    assert _reason(outcome, "school_health", "SH01") == "AGE_INELIGIBLE"
+
+
+def test_accounts(outcome):
+    s = outcome["suspects"]
+    child = s[("public_benefit_account", "PB01")]
+    assert child.reason == "ACCOUNT_HOLDER_MISMATCH"
+    assert "SHARED_ACCOUNT" in child.reasons
+    assert child.evidence.holder_in_household is True        # the father's account
+    assert sorted(child.evidence.shared_account_records) == ["PB01", "PB02"]
+    assert s[("public_benefit_account", "PB02")].reason == "SHARED_ACCOUNT"
+    assert ("public_benefit_account", "PB04") not in s
+
+
+def test_runs_row_and_conservation(outcome, spark):
+    summ = outcome["summary"]
+    hi = next(c for c in summ["categories"] if c["category"] == "health_insurance")
+    assert hi["input_rows"] == 14 and hi["quarantined_rows"] == 1 and hi["checked_rows"] == 13
+    runs = spark.read.format("delta").load(str(outcome["out"] / "runs")).where("run_id = 't1'").collect()
+    assert len(runs) == 1 and runs[0].status == "published" and runs[0].suspects == len(outcome["suspects"])
+    q = spark.read.format("delta").load(str(outcome["out"] / "quarantine")).where("run_id = 't1'")
+    assert q.where("reason = 'empty_record_id'").count() == 1
+
+
+def test_rerun_replaces_rows(outcome, spark):
+    before = len(outcome["suspects"])
+    run(outcome["cfg"], str(outcome["inp"]), str(outcome["out"]), "t1")
+    sus = spark.read.format("delta").load(str(outcome["out"] / "suspects"))
+    assert sus.where("run_id = 't1'").count() == before
+    assert spark.read.format("delta").load(str(outcome["out"] / "runs")).where("run_id = 't1'").count() == 1
+
+
+def test_no_full_number_in_outputs(outcome, spark):
+    numbers = {v["individual_number"] for v in outcome["r"].values()} | {number(99999)}
+    out: Path = outcome["out"]
+    # decoded: every row of every output table as JSON text
+    for table in ("suspects", "runs", "quarantine"):
+        text = "\n".join(spark.read.format("delta").load(str(out / table)).toJSON().collect())
+        assert text, table
+        for n in numbers:
+            assert n not in text, f"{n} in {table}"
+    # raw: every file under OUTPUT (logs, checkpoints, reports)
+    for path in out.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for n in numbers:
+                assert n.encode() not in data, f"{n} in {path}"
+    assert KEY not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
