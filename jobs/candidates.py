@@ -217,7 +217,8 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
     tie = float(cls.get("tie_margin_log2", 1.0))
     df = linked.join(best, KEY, "left")
     good = F.coalesce(F.col("s_score") >= accept, F.lit(False))
-    clean_vs_doubtful = F.coalesce(F.col("s_clean"), F.lit(False)) & F.col("doubtful")
+    questioned = F.col("doubtful") | F.col("unconfirmed")
+    clean_vs_doubtful = F.coalesce(F.col("s_clean"), F.lit(False)) & questioned
     beats_linked = (F.col("linked_w").isNull() | (F.col("s_w") - F.col("linked_w") >= margin)
                     | clean_vs_doubtful)
     tied = F.coalesce((F.col("second_w") >= F.col("s_w") - tie)
@@ -227,7 +228,7 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
                    & F.coalesce(F.col("s_w") >= F.col("linked_w") - tie, F.lit(False)))
     suggest = good & beats_linked & ~tied
     ambiguous = (good & beats_linked & tied) | (~F.col("doubtful") & ties_linked & F.col("r_num").isNotNull())
-    wrong_person = F.col("doubtful") & suggest
+    wrong_person = questioned & suggest
     household = wrong_person & F.coalesce(F.col("s_hh") == F.col("r_hh"), F.lit(False))
 
     def swap(code: str) -> Column:
@@ -247,7 +248,7 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
 
 def needs_search(linked: DataFrame, residents: DataFrame) -> Column:
     """Records whose link is doubtful, or whose number is absent, malformed or unknown."""
-    return (F.col("doubtful") | F.col("number_state").isin("absent", "malformed", "check_digit")
+    return (F.col("doubtful") | F.col("unconfirmed") | F.col("number_state").isin("absent", "malformed", "check_digit")
             | ((F.col("number_state") == "ok") & F.col("r_num").isNull()))
 
 

@@ -42,7 +42,7 @@ def evidence(df: DataFrame) -> Column:
         F.col("number_state").alias("number_state"),
         F.col("r_status").alias("resident_status"),
         F.col("age").alias("age"),
-        F.when(F.col("dup_rank") > 1, F.col("dup_records")).alias("duplicate_records"),
+        F.when(F.col("is_dup"), F.col("dup_records")).alias("duplicate_records"),
         F.col("acct_records").alias("shared_account_records"),
         (F.col("holder_in_household") if "holder_in_household" in df.columns
          else F.lit(None).cast("boolean")).alias("holder_in_household"),

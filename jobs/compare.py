@@ -125,6 +125,9 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
         .when(r_ok, "soft")                                   # same reading, other kanji
         .when(kanji.isin("maiden") & kana.isin("maiden", "missing"), "soft")
         .when((kanji == "missing") & kana.isin("close", "maiden"), "soft")
+        # given names written differently and no reading to compare on one side: 陽子 and
+        # 洋子 may be the same person; only a better candidate can show the link is wrong
+        .when((kanji == "given_diff") & (kana == "missing"), "unconfirmed")
         .otherwise("hard")
     )
 

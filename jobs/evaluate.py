@@ -17,6 +17,11 @@ WRONG_PERSON = ("wrong_random", "same_name_person", "household_member", "digit_t
                 "unknown_number", "unlinked", "owner_not_in_register")
 
 
+# records that belong to an error without being its error record: the record a duplicate
+# duplicates.  Flagging them is not a false alarm, missing them is not a miss.
+NEUTRAL = ("duplicate_original",)
+
+
 def evaluate(spark: SparkSession, data_dir: str, output_dir: str, run_id: str | None, key: bytes) -> dict:
     """Recall per error type, false positives among correct records, queue precision, and
     how often the suggested person is the record's real owner."""
@@ -38,7 +43,7 @@ def evaluate(spark: SparkSession, data_dir: str, output_dir: str, run_id: str | 
     joined = joined.cache()
 
     per_type = {}
-    for r in (joined.where(F.col("error_type").isNotNull())
+    for r in (joined.where(F.col("error_type").isNotNull() & ~F.col("error_type").isin(*NEUTRAL))
               .groupBy("error_type")
               .agg(F.count(F.lit(1)).alias("n"), F.sum(F.col("flagged").cast("int")).alias("hit"))
               .orderBy("error_type").collect()):
@@ -52,15 +57,17 @@ def evaluate(spark: SparkSession, data_dir: str, output_dir: str, run_id: str | 
     fp_by_reason = {r["reason"]: r["n"] for r in (
         correct.where(F.col("flagged")).groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect())}
     n_flagged = joined.where(F.col("flagged")).count()
-    n_err = joined.where(F.col("error_type").isNotNull()).count()
-    n_err_flagged = joined.where(F.col("flagged") & F.col("error_type").isNotNull()).count()
+    is_err = F.col("error_type").isNotNull() & ~F.col("error_type").isin(*NEUTRAL)
+    n_err = joined.where(is_err).count()
+    n_err_flagged = joined.where(F.col("flagged") & is_err).count()
+    n_neutral_flagged = joined.where(F.col("flagged") & F.col("error_type").isin(*NEUTRAL)).count()
     wp = joined.where(F.col("error_type").isin(*WRONG_PERSON) & F.col("owner_token").isNotNull())
     wp_n = wp.count()
     wp_right = wp.where(F.col("suggested_token") == F.col("owner_token")).count()
     joined.unpersist()
     result = {
         "run_id": run_id,
-        "records": n_correct + n_err,
+        "records": joined.count(),
         "error_records": n_err,
         "recall_overall": n_err_flagged / n_err if n_err else None,
         "recall_by_error_type": per_type,
@@ -70,7 +77,8 @@ def evaluate(spark: SparkSession, data_dir: str, output_dir: str, run_id: str | 
         "false_positives_by_noise": fp_by_noise,
         "false_positives_by_reason": fp_by_reason,
         "queue_size": n_flagged,
-        "queue_precision": n_err_flagged / n_flagged if n_flagged else None,
+        "queue_precision": (n_err_flagged + n_neutral_flagged) / n_flagged if n_flagged else None,
+        "duplicate_originals_flagged": n_neutral_flagged,
         "wrong_person_links_with_owner": wp_n,
         "right_person_suggested": wp_right,
         "suggestion_accuracy": wp_right / wp_n if wp_n else None,

@@ -1307,7 +1307,9 @@ def _added_errors(c: _Cat) -> None:
             add_owner.append(int(c.owners[i]))
             add_err.append("duplicate_record")
             add_link.append(pop.number[c.owners[i]])
-            c.free[i] = False
+            # the record it duplicates is part of the same error: either one may be the
+            # record a reviewer deactivates (evaluate counts it as neither miss nor false alarm)
+            c.err[i], c.free[i] = "duplicate_original", False
     if c.lo is not None or c.hi is not None:
         want = _nbin(c, R0, "age_ineligible")
         pool = np.nonzero(c.inelig[:n] & c.alive & ~c.has_any)[0]

@@ -557,3 +557,48 @@ def number_folded(col: ColumnOrName) -> Column:
     """
     s = F.regexp_replace(_fold(_col(col)), f"[\\s{_cls(_DASHES)}ー]+", "")
     return _null_if_empty(s)
+
+
+def area_of_address_key(key: ColumnOrName) -> Column:
+    """
+    The area key from an already computed :func:`address_key` (same result as
+    :func:`address_area_key` on the raw address, without normalising it twice).
+
+    :param key: a column holding address keys
+    :type key: str or pyspark.sql.Column
+    :return: the area key, null when null or empty
+    :rtype: pyspark.sql.Column
+    """
+    return _null_if_empty(F.regexp_extract(_col(key), _AREA, 1))
+
+
+def _pieces(col: ColumnOrName, kanji: bool) -> Column:
+    folded = F.regexp_replace(_fold(_col(col)), "^\\s+|\\s+$", "")
+    return F.transform(F.split(folded, "\\s+", 2), lambda p: _name_core(p, kanji))
+
+
+def name_pieces(col: ColumnOrName) -> Column:
+    """
+    ``array<string>`` of the family and given keys (:func:`name_parts` without the struct):
+    each part is normalised exactly once, so callers that need both parts and the whole
+    key can derive them from one column without repeating the expression.
+
+    :param col: the name column
+    :type col: str or pyspark.sql.Column
+    :return: ``[family_key, given_key]`` (one element when there is no space); parts may be ""
+    :rtype: pyspark.sql.Column
+    """
+    return _pieces(col, kanji=True)
+
+
+def kana_pieces(col: ColumnOrName) -> Column:
+    """
+    ``array<string>`` of the family and given reading keys, as :func:`name_pieces` does for
+    :func:`kana_parts`.
+
+    :param col: the reading column
+    :type col: str or pyspark.sql.Column
+    :return: ``[family_key, given_key]``; parts may be ""
+    :rtype: pyspark.sql.Column
+    """
+    return _pieces(col, kanji=False)

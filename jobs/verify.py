@@ -69,6 +69,17 @@ def doubtful_link(thresholds: dict) -> Column:
     return F.col("r_num").isNotNull() & (hard | (soft > int(ver["max_soft_disagreements"])))
 
 
+def unconfirmed_link(thresholds: dict) -> Column:
+    """True when the link is neither confirmed nor contradicted (``search_only`` levels):
+    the record is searched, and flagged only when a clearly better candidate turns up."""
+    ver = thresholds["verification"]
+    field_state = {"name": F.col("name_judgement"), "birth_date": F.col("lv_birth_date"), "sex": F.col("lv_sex")}
+    cond = F.lit(False)
+    for field, levels in (ver.get("search_only") or {}).items():
+        cond = cond | F.coalesce(field_state[field].isin(*levels), F.lit(False))
+    return F.col("r_num").isNotNull() & cond
+
+
 def age_at(birth: Column, reference: Column) -> Column:
     """Whole years between a birth date and the reference date."""
     return F.floor(F.months_between(reference, birth) / 12).cast("int")
@@ -93,17 +104,23 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
     active = F.col("active")
     state = F.col("number_state")
 
-    # one active record per person: the best-matching record keeps the link, the others are flagged
-    dup_w = Window.partitionBy("category", "num").orderBy(F.col("w_total").desc(), F.col("record_id"))
+    # one active record per person: a record is a duplicate link unless it is the one best
+    # match among the person's active records (identical records are all flagged: the
+    # reviewer needs every record of the group to decide which one stays)
+    grp = Window.partitionBy("category", "num", "active")
     in_scope = F.col("category").isin(one_active) & active & found
-    dup_rank = F.when(in_scope, F.row_number().over(dup_w))
-    dup_others = F.when(in_scope, F.collect_set("record_id").over(Window.partitionBy("category", "num")))
+    n_active = F.count(F.lit(1)).over(grp)
+    best_w = F.max("w_total").over(grp)
+    n_best = F.sum(F.when(F.col("w_total") == best_w, 1).otherwise(0)).over(grp)
+    is_dup = in_scope & (n_active > 1) & ((F.col("w_total") < best_w) | (n_best > 1))
+    dup_others = F.when(in_scope & (n_active > 1), F.sort_array(F.collect_set("record_id").over(grp)))
 
     out = df.select(
         "*",
         doubtful_link(thresholds).alias("doubtful"),
+        unconfirmed_link(thresholds).alias("unconfirmed"),
         age.alias("age"),
-        dup_rank.alias("dup_rank"),
+        F.coalesce(is_dup, F.lit(False)).alias("is_dup"),
         dup_others.alias("dup_records"),
     )
     age_bad = found & active & (
@@ -116,7 +133,7 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
         (found & active & (F.col("r_status") == "deceased"), "RESIDENT_DECEASED"),
         (found & active & (F.col("r_status") == "removed"), "RESIDENT_REMOVED"),
         (F.col("doubtful"), "ATTRIBUTE_MISMATCH"),
-        (F.coalesce(F.col("dup_rank") > 1, F.lit(False)), "DUPLICATE_LINK"),
+        (F.col("is_dup"), "DUPLICATE_LINK"),
         (age_bad, "AGE_INELIGIBLE"),
     ]
     reasons = F.filter(F.array(*[F.when(cond, F.lit(code)) for cond, code in cands]), lambda x: x.isNotNull())

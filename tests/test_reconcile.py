@@ -57,12 +57,14 @@ def outcome(spark, cfg, tmp_path_factory):
         record_from(r[2], "HI09", individual_number=number(99999)),         # unknown number
         record_from(r[2], "HI10", individual_number=None),                  # unlinked
         record_from(r[13], "HI11", name_kanji="john smith", name_kana="ｽﾐｽ ｼﾞｮﾝ"),
-        record_from(r[10], "HI12"),                                         # second active record
+        record_from(r[10], "HI12", name_kana=None),                         # second active record
         {"record_id": "HI13", "individual_number": number(13), "name_kanji": "木村 拓也",
          "name_kana": "キムラ タクヤ", "birth_date": "1960-01-01", "sex": "1", "address": "沖縄県那覇市泉崎1丁目2番2号"},
         record_from(r[2], None),                                            # empty record id
     ]
     write_category(inp, "health_insurance", hi)
+    write_category(inp, "intractable_disease", [record_from(r[2], "ID01"), record_from(r[2], "ID02"),
+                                                record_from(r[1], "ID03", active=False), record_from(r[1], "ID04")])
     write_category(inp, "mynapoint", [record_from(r[11], "MP01"), record_from(r[8], "MP02")])
     write_category(inp, "school_health", [record_from(r[1], "SH01"), record_from(r[3], "SH02")])
     write_category(inp, "public_benefit_account", [
@@ -137,6 +139,11 @@ def test_duplicate_and_mismatch(outcome):
     assert "HI07" in s[("health_insurance", "HI12")].evidence.duplicate_records
     mm = s[("health_insurance", "HI13")]
     assert mm.reason == "ATTRIBUTE_MISMATCH" and mm.suggested_token is None and mm.score < 0.5
+    # identical active records: both are flagged (the reviewer decides which stays);
+    # an inactive older record does not make a duplicate
+    assert _reason(outcome, "intractable_disease", "ID01") == "DUPLICATE_LINK"
+    assert _reason(outcome, "intractable_disease", "ID02") == "DUPLICATE_LINK"
+    assert ("intractable_disease", "ID04") not in s and ("intractable_disease", "ID03") not in s
     # the father's own record keeps its link; the child's record is the duplicate
     assert "DUPLICATE_LINK" in s[("health_insurance", "HI02")].reasons
 
