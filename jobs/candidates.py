@@ -165,7 +165,9 @@ def _clean_match(thresholds: dict) -> Column:
     state = {"name": F.col("c_name_judgement"), "birth_date": F.col("c_lv_birth_date"), "sex": F.col("c_lv_sex")}
     hard = reduce(lambda a, b: a | b, [F.coalesce(state[f].isin(*lv), F.lit(False)) for f, lv in ver["hard"].items()])
     soft = reduce(lambda a, b: a + b, [F.when(state[f].isin(*lv), 1).otherwise(0) for f, lv in ver["soft"].items()])
-    return ~hard & (soft <= int(ver["max_soft_disagreements"]))
+    unconfirmed = reduce(lambda a, b: a | b, [F.coalesce(state[f].isin(*lv), F.lit(False))
+                                              for f, lv in (ver.get("search_only") or {"name": []}).items()])
+    return ~hard & ~unconfirmed & (soft <= int(ver["max_soft_disagreements"]))
 
 
 def best_candidates(scored: DataFrame, doubt: DataFrame, thresholds: dict) -> DataFrame:

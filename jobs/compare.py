@@ -25,22 +25,48 @@ def _close(a: Column, b: Column, max_edits: int, min_len: int) -> Column:
     return (F.levenshtein(a, b) <= max_edits) & (F.least(F.length(a), F.length(b)) >= min_len)
 
 
+def _aligned(l: str, r: str, key: str, fam: str, giv: str) -> tuple[Column, Column, Column, Column]:
+    """Family/given of both sides, splitting a name written without a space by the other
+    side's family name (prefix) or given name (suffix)."""
+    k_l, f_l, g_l = _c(l, key), _c(l, fam), _c(l, giv)
+    k_r, f_r, g_r = _c(r, key), _c(r, fam), _c(r, giv)
+
+    def split(k, f, g, of, og):
+        by_fam = g.isNull() & og.isNotNull() & k.startswith(of) & (F.length(k) > F.length(of))
+        by_giv = g.isNull() & og.isNotNull() & k.endswith(og) & (F.length(k) > F.length(og))
+        fam2 = F.when(by_fam, of).when(by_giv, F.left(k, F.length(k) - F.length(og))).otherwise(f)
+        giv2 = F.when(by_fam, F.right(k, F.length(k) - F.length(of))).when(by_giv, og).otherwise(g)
+        return fam2, giv2
+
+    fl, gl = split(k_l, f_l, g_l, f_r, g_r)
+    fr, gr = split(k_r, f_r, g_r, f_l, g_l)
+    return fl, gl, fr, gr
+
+
+def _alpha_close(l: str, r: str) -> Column:
+    """Alphabet names that agree token by token up to one edit per token, in any order,
+    one side possibly lacking a middle name."""
+    a, b = _c(l, "atok"), _c(r, "atok")
+
+    def covered(x, y):
+        return F.forall(x, lambda t: F.exists(y, lambda u: F.levenshtein(t, u) <= F.when(F.length(t) >= 4, 1)
+                                              .otherwise(0)))
+    return (F.size(a) >= 2) & (F.size(b) >= 2) & (covered(a, b) | covered(b, a))
+
+
 def name_kanji_level(l: str, r: str) -> Column:
     nk_l, nk_r = _c(l, "nk"), _c(r, "nk")
     both_alpha = _c(l, "alpha") & _c(r, "alpha")
     at_l = F.array_join(_c(l, "atok"), " ")
     at_r = F.array_join(_c(r, "atok"), " ")
-    alpha_close = both_alpha & (
-        _close(at_l, at_r, 2, 8)
-        | ((F.size(F.array_except(_c(l, "atok"), _c(r, "atok"))) == 0) & (F.size(_c(l, "atok")) >= 2))
-        | ((F.size(F.array_except(_c(r, "atok"), _c(l, "atok"))) == 0) & (F.size(_c(r, "atok")) >= 2))
-    )
+    alpha_close = both_alpha & (_close(at_l, at_r, 2, 8) | _alpha_close(l, r))
+    fl, gl, fr, gr = _aligned(l, r, "nk", "nfam", "ngiv")
     return (
         F.when(nk_l.isNull() | nk_r.isNull(), "missing")
         .when((nk_l == nk_r) | (both_alpha & (at_l == at_r)), "exact")
         .when(alpha_close, "alpha_close")
-        .when((_c(l, "ngiv") == _c(r, "ngiv")) & (_c(l, "nfam") != _c(r, "nfam")), "maiden")
-        .when((_c(l, "nfam") == _c(r, "nfam")) & (_c(l, "ngiv") != _c(r, "ngiv")), "given_diff")
+        .when((gl == gr) & (fl != fr), "maiden")
+        .when((fl == fr) & (gl != gr), "given_diff")
         .otherwise("different")
     )
 
@@ -48,12 +74,13 @@ def name_kanji_level(l: str, r: str) -> Column:
 def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str = "kgiv",
                     rkey: str = "kk", rfam: str = "kfam", rgiv: str = "kgiv") -> Column:
     a, b = _c(l, key), _c(r, rkey)
+    fl, gl, fr, gr = _aligned(l, r, key, fam, giv)
     return (
         F.when(a.isNull() | b.isNull(), "missing")
         .when(a == b, "exact")
-        .when((_c(l, giv) == _c(r, rgiv)) & (_c(l, fam) != _c(r, rfam)), "maiden")
+        .when((gl == gr) & (fl != fr), "maiden")
         .when(_close(a, b, 1, 3), "close")
-        .when((_c(l, fam) == _c(r, rfam)) & (_c(l, giv) != _c(r, rgiv)), "given_diff")
+        .when((fl == fr) & (gl != gr), "given_diff")
         .otherwise("different")
     )
 
@@ -121,7 +148,7 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
         .when(k_ok & kana.isin("exact", "missing"), "agree")
         .when((kanji == "missing") & r_ok, "agree")
         .when(k_ok, "soft")                                   # kanji equal, reading differs
-        .when(kanji.isin("alpha_close") & ~kana.isin("given_diff", "different"), "soft")
+        .when(kanji.isin("alpha_close"), "soft")      # readings of foreign names vary too much to overrule
         .when(r_ok, "soft")                                   # same reading, other kanji
         .when(kanji.isin("maiden") & kana.isin("maiden", "missing"), "soft")
         .when((kanji == "missing") & kana.isin("close", "maiden"), "soft")

@@ -1871,7 +1871,7 @@ def generate(output_dir: str, residents: int, seed: int, fmt: str = "parquet",
         _write(table, out / "categories" / cid, fmt, encoding, counter)
         cat_counts[cid] = table.num_rows
         for k, v in ec.items():
-            err_counts[k] += v
+            err_counts[k] = err_counts.get(k, 0) + v
         noisy += nc.pop("_records", 0)
         for k, v in nc.items():
             noise_counts[k] += v

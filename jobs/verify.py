@@ -110,14 +110,14 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
     grp = Window.partitionBy("category", "num", "active")
     in_scope = F.col("category").isin(one_active) & active & found
     n_active = F.count(F.lit(1)).over(grp)
-    best_w = F.max("w_total").over(grp)
-    n_best = F.sum(F.when(F.col("w_total") == best_w, 1).otherwise(0)).over(grp)
-    is_dup = in_scope & (n_active > 1) & ((F.col("w_total") < best_w) | (n_best > 1))
+    # records that match the person within normal variation all look like that person's
+    n_clean = F.sum(F.when(~F.col("doubtful"), 1).otherwise(0)).over(grp)
+    is_dup = in_scope & (n_active > 1) & (F.col("doubtful") | (n_clean > 1))
     dup_others = F.when(in_scope & (n_active > 1), F.sort_array(F.collect_set("record_id").over(grp)))
 
+    df = df.select("*", doubtful_link(thresholds).alias("doubtful"))
     out = df.select(
         "*",
-        doubtful_link(thresholds).alias("doubtful"),
         unconfirmed_link(thresholds).alias("unconfirmed"),
         age.alias("age"),
         F.coalesce(is_dup, F.lit(False)).alias("is_dup"),
