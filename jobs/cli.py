@@ -102,5 +102,103 @@ def evaluate(data_dir, output_dir, run_id, conf_file):
         _fail(exc)
 
 
+# --- the headquarters' view: report, changes, export, runs (issue 6) ---------------------
+
+def _spark_cfg(conf_file):
+    from jobs.config import load_config
+    from jobs.session import get_spark
+
+    cfg = load_config(conf_file)
+    return get_spark(cfg), cfg
+
+
+@main.command()
+@click.option("--output", "output_dir", required=True, help="The output folder of the runs.")
+@click.option("--run-id", default=None, help="Run to report (default: the newest published).")
+@click.option("--conf", "conf_file", default=None)
+def report(output_dir, run_id, conf_file):
+    """Write OUTPUT/reports/<run_id>/index.html (and the run's rows of OUTPUT/changes)."""
+    try:
+        from jobs.report_html import write_report
+
+        spark, cfg = _spark_cfg(conf_file)
+        path = write_report(spark, cfg, output_dir, run_id)
+        click.echo(f"wrote {path}")
+    except TenkenError as exc:
+        _fail(exc)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("tenken").debug("failure", exc_info=True)
+        _fail(exc)
+
+
+@main.command()
+@click.option("--output", "output_dir", required=True, help="The output folder of the runs.")
+@click.option("--run-id", default=None, help="Run to compare with its previous published run (default: newest).")
+@click.option("--conf", "conf_file", default=None)
+def changes(output_dir, run_id, conf_file):
+    """New / persisting / resolved suspects against the previous published run; rows go to OUTPUT/changes."""
+    try:
+        from jobs.changes import build_changes, format_counts
+
+        spark, cfg = _spark_cfg(conf_file)
+        ctx, counts = build_changes(spark, output_dir, run_id)
+        click.echo(format_counts(ctx, counts, cfg))
+    except TenkenError as exc:
+        _fail(exc)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("tenken").debug("failure", exc_info=True)
+        _fail(exc)
+
+
+@main.command()
+@click.option("--output", "output_dir", required=True, help="The output folder of the runs.")
+@click.option("--holder", required=True, help="holder_id from conf/categories.yaml.")
+@click.option("--category", default=None, help="Only this category of the holder.")
+@click.option("--run-id", default=None, help="Run to export (default: the newest published).")
+@click.option("--dest", default=None, help="Folder for the files (default: OUTPUT/exports/<run_id>).")
+@click.option("--encoding", default="utf-8-sig", show_default=True,
+              type=click.Choice(["utf-8-sig", "cp932"], case_sensitive=False), help="CSV encoding.")
+@click.option("--conf", "conf_file", default=None)
+def export(output_dir, holder, category, run_id, dest, encoding, conf_file):
+    """Write one holder's review queue as Parquet and CSV."""
+    try:
+        from jobs.export import export_holder
+
+        spark, cfg = _spark_cfg(conf_file)
+        res = export_holder(spark, cfg, output_dir, holder, category, run_id, dest, encoding)
+        click.echo(f"run {res['run_id']}: {res['rows']:,} suspects of {res['holder_id']} "
+                   f"({', '.join(res['categories'])})")
+        click.echo(f"  {res['parquet']}\n  {res['csv']} ({res['encoding']})")
+        if res["replaced_chars"]:
+            click.echo(f"  {res['replaced_chars']:,} character(s) not in CP932 replaced with '?' in the CSV "
+                       f"(the Parquet file keeps them)")
+    except TenkenError as exc:
+        _fail(exc)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("tenken").debug("failure", exc_info=True)
+        _fail(exc)
+
+
+@main.command()
+@click.option("--output", "output_dir", required=True, help="The output folder of the runs.")
+@click.option("--limit", default=50, show_default=True, type=int, help="Newest runs to list (0: all).")
+@click.option("--conf", "conf_file", default=None)
+def runs(output_dir, limit, conf_file):
+    """List past runs with status, counts and durations (newest first)."""
+    try:
+        from jobs.report import format_runs, runs_rows
+
+        spark, _ = _spark_cfg(conf_file)
+        rows = runs_rows(spark, output_dir)
+        if not rows:
+            raise UsageError(f"no runs table under {output_dir}")
+        click.echo(format_runs(rows[:limit] if limit > 0 else rows))
+    except TenkenError as exc:
+        _fail(exc)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("tenken").debug("failure", exc_info=True)
+        _fail(exc)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
