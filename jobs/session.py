@@ -25,23 +25,32 @@ def delta_package() -> str:
     return f"io.delta:delta-spark_{spark_mm}_2.13:{version('delta_spark')}"
 
 
+def under_spark_submit() -> bool:
+    """True when this Python driver was started by spark-submit (its JVM is already running,
+    with the master, memory and --packages that spark-submit was given)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ or "SPARK_SUBMIT_OPTS" in os.environ
+
+
 def get_spark(cfg: dict) -> SparkSession:
-    """Return the active session if there is one (spark-submit, tests), else build a local one."""
+    """Return the active session if there is one (tests), else build one: a local one from the
+    config, or under spark-submit one on the submitted JVM (master, driver memory and jars are
+    then spark-submit's; the config's other Spark settings still apply)."""
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     scfg = cfg.get("spark") or {}
+    submitted = under_spark_submit()
     builder = SparkSession.builder.appName(scfg.get("app_name") or "tenken")
-    if scfg.get("master") and "SPARK_SUBMIT_OPTS" not in os.environ:
+    if scfg.get("master") and not submitted:
         builder = builder.master(scfg["master"])
-    if scfg.get("driver_memory"):
+    if scfg.get("driver_memory") and not submitted:
         builder = builder.config("spark.driver.memory", scfg["driver_memory"])
     for key, value in (scfg.get("conf") or {}).items():
         builder = builder.config(key, str(value))
-    packages = [delta_package()]
+    if not submitted:
+        builder = builder.config("spark.jars.packages", delta_package())
     builder = (
-        builder.config("spark.jars.packages", ",".join(packages))
-        .config("spark.sql.extensions", DELTA_EXTENSION)
+        builder.config("spark.sql.extensions", DELTA_EXTENSION)
         .config("spark.sql.catalog.spark_catalog", DELTA_CATALOG)
     )
     spark = builder.getOrCreate()

@@ -1,0 +1,336 @@
+#!/usr/bin/env python
+"""Benchmark one full reconciliation against the Spark floor on this machine.
+
+    .venv/bin/python scripts/bench.py --residents 1000000 [--seed 1] [--cache .bench] [--json]
+
+1. Generates a sample of N residents with all 29 categories (jobs.generate), cached under
+   CACHE/r<N>_s<SEED>/ and reused by later runs.
+2. Runs the full reconciliation in this process (jobs.pipeline.run with
+   jobs.config.load_config(), i.e. conf/local.yaml: local[2], the configured driver memory),
+   writing to a scratch output that is removed afterwards (--keep-output keeps it).
+3. Times the Spark floor in the same session: read the same register and records, join them
+   on the linked number, count.
+4. Prints per-stage times, input rows per second (and per core), shuffle bytes (from the
+   Spark UI's REST API: the bench turns the UI on), peak memory (driver JVM peak RSS and
+   peak heap, and this Python process), the slowest Spark stages and the ratio full / floor.
+
+Timings on a shared machine are noisy: run the same size twice before drawing conclusions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import secrets
+import shutil
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+log = logging.getLogger("tenken.bench")
+
+
+# ---------------------------------------------------------------------------------------
+# sample
+# ---------------------------------------------------------------------------------------
+
+def sample_dir(cache: Path, residents: int, seed: int) -> Path:
+    return cache / f"r{residents}_s{seed}"
+
+
+def ensure_sample(cache: Path, residents: int, seed: int) -> tuple[Path, dict, float | None]:
+    """The cached sample's folder and meta.json (generated when absent), and the seconds
+    generation took (None when it was cached)."""
+    from jobs.generate import generate
+
+    folder = sample_dir(cache, residents, seed)
+    done = folder / ".complete"
+    if done.exists() and (folder / "meta.json").exists():
+        return folder, json.loads((folder / "meta.json").read_text(encoding="utf-8")), None
+    if folder.exists():
+        shutil.rmtree(folder)
+    log.info("generating %d residents (seed %d) into %s", residents, seed, folder)
+    t0 = time.perf_counter()
+    generate(str(folder), residents, seed)
+    took = time.perf_counter() - t0
+    done.write_text("ok\n")
+    return folder, json.loads((folder / "meta.json").read_text(encoding="utf-8")), took
+
+
+# ---------------------------------------------------------------------------------------
+# measurements
+# ---------------------------------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            fields = (p / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(p.name))
+    return out
+
+
+def _status_kb(pid: int, field: str) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def driver_jvm_pids() -> list[int]:
+    """The java processes started (directly or through spark-submit's shell) by this process."""
+    found, todo = [], _children(os.getpid())
+    while todo:
+        pid = todo.pop()
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            continue
+        if comm == "java":
+            found.append(pid)
+        todo.extend(_children(pid))
+    return found
+
+
+def memory_figures(spark) -> dict:
+    jvm_pids = driver_jvm_pids()
+    peak_rss = sum(_status_kb(p, "VmHWM") or 0 for p in jvm_pids)
+    heap_peak = heap_max = None
+    try:
+        mf = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+        heap_peak = 0
+        for pool in mf.getMemoryPoolMXBeans():
+            if str(pool.getType().toString()) == "Heap memory":
+                heap_peak += int(pool.getPeakUsage().getUsed())
+        heap_max = int(mf.getMemoryMXBean().getHeapMemoryUsage().getMax())
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+    return {
+        "driver_jvm_peak_rss_bytes": peak_rss * 1024 if jvm_pids else None,
+        "driver_jvm_peak_heap_bytes": heap_peak,
+        "driver_jvm_max_heap_bytes": heap_max,
+        "python_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+    }
+
+
+class StageMetrics:
+    """Stage metrics from the live UI's REST API (/api/v1/applications/<id>/stages)."""
+
+    def __init__(self, spark):
+        sc = spark.sparkContext
+        self.base = (sc.uiWebUrl or "").rstrip("/")
+        self.app = sc.applicationId
+
+    def stages(self) -> list[dict]:
+        if not self.base:
+            return []
+        url = f"{self.base}/api/v1/applications/{self.app}/stages?status=complete"
+        try:
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                return json.loads(resp.read())
+        except Exception as exc:  # noqa: BLE001
+            log.warning("cannot read stage metrics from %s: %s", url, exc)
+            return []
+
+    def cores(self) -> int | None:
+        """Total task slots (local[N]: N; a cluster: the executors' cores)."""
+        if not self.base:
+            return None
+        try:
+            with urllib.request.urlopen(f"{self.base}/api/v1/applications/{self.app}/executors", timeout=30) as r:
+                return sum(int(e.get("totalCores") or 0) for e in json.loads(r.read())) or None
+        except Exception:  # noqa: BLE001
+            return None
+
+    def max_stage_id(self) -> int:
+        return max((s["stageId"] for s in self.stages()), default=-1)
+
+    def totals(self, after: int, until: int | None = None) -> dict:
+        sel = [s for s in self.stages() if s["stageId"] > after and (until is None or s["stageId"] <= until)]
+        tot = {k: sum(int(s.get(k) or 0) for s in sel) for k in
+               ("shuffleWriteBytes", "shuffleReadBytes", "inputBytes", "outputBytes",
+                "executorRunTime", "executorCpuTime", "jvmGcTime", "memoryBytesSpilled", "diskBytesSpilled")}
+        # CPU seconds are less sensitive than wall time to other processes on the machine
+        tot["rows_cpu_note"] = "executorCpuTime is in ns, executorRunTime and jvmGcTime in ms"
+        tot["stages"] = len(sel)
+        tot["tasks"] = sum(int(s.get("numCompleteTasks") or 0) for s in sel)
+        top = sorted(sel, key=lambda s: int(s.get("executorRunTime") or 0), reverse=True)[:8]
+        tot["slowest_stages"] = [
+            {"stage": s["stageId"], "run_s": round(int(s.get("executorRunTime") or 0) / 1000, 1),
+             "tasks": s.get("numTasks"), "shuffle_write": int(s.get("shuffleWriteBytes") or 0),
+             "name": (s.get("name") or "")[:70]}
+            for s in top]
+        return tot
+
+
+# ---------------------------------------------------------------------------------------
+# runs
+# ---------------------------------------------------------------------------------------
+
+def bench_config(meta: dict, driver_memory: str | None) -> dict:
+    from jobs.config import load_config
+
+    cfg = load_config()
+    sconf = cfg.setdefault("spark", {}).setdefault("conf", {})
+    # the bench reads the stage metrics from the UI's REST API
+    sconf["spark.ui.enabled"] = "true"
+    sconf["spark.ui.port"] = "0"              # any free port: others may run Spark here too
+    sconf["spark.ui.retainedStages"] = "100000"
+    sconf["spark.ui.retainedJobs"] = "100000"
+    sconf["spark.ui.retainedTasks"] = "1000"
+    sconf["spark.sql.ui.retainedExecutions"] = "100"
+    if driver_memory:
+        cfg["spark"]["driver_memory"] = driver_memory
+    # ages against the sample's own reference date, so a cached sample keeps its answer
+    cfg.setdefault("run", {})["reference_date"] = meta.get("reference_date")
+    return cfg
+
+
+def floor_run(spark, folder: Path) -> tuple[float, int]:
+    """The Spark floor: read register and records, join on the linked number, count."""
+    t0 = time.perf_counter()
+    res = spark.read.parquet(str(folder / "residents")).select("individual_number")
+    paths = sorted(str(p) for p in (folder / "categories").iterdir() if p.is_dir())
+    recs = None
+    for p in paths:
+        df = spark.read.parquet(p).select("individual_number")
+        recs = df if recs is None else recs.unionByName(df)
+    n = res.join(recs, "individual_number").count()
+    return time.perf_counter() - t0, int(n)
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "n/a"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--residents", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cache", default=str(ROOT / ".bench"), help="sample cache (default: .bench/)")
+    ap.add_argument("--driver-memory", default=None, help="override spark.driver_memory of conf/local.yaml")
+    ap.add_argument("--keep-output", action="store_true", help="keep the run's Delta output")
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor join")
+    ap.add_argument("--generate-only", action="store_true", help="only generate (cache) the sample")
+    ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no stage progress on stderr")
+    args = ap.parse_args(argv)
+
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(asctime)s [%(name)s] %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("py4j").setLevel(logging.ERROR)
+    # synthetic data: any key will do, but never print it
+    os.environ.setdefault("TENKEN_TOKEN_KEY", secrets.token_hex(16))
+
+    cache = Path(args.cache).resolve()
+    folder, meta, gen_s = ensure_sample(cache, args.residents, args.seed)
+    if args.generate_only:
+        print(json.dumps({"sample": str(folder), "generate_s": gen_s, "records": meta["counts"]["records"]}))
+        return 0
+
+    from jobs.pipeline import run
+    from jobs.session import get_spark
+
+    cfg = bench_config(meta, args.driver_memory)
+    spark = get_spark(cfg)
+    master = spark.sparkContext.master
+    metrics = StageMetrics(spark)
+    cores = metrics.cores() or os.cpu_count() or 1
+    out = cache / f"out-r{args.residents}_s{args.seed}-{os.getpid()}"
+
+    try:
+        s0 = metrics.max_stage_id()
+        t0 = time.perf_counter()
+        summary = run(cfg, str(folder), str(out), "bench", None)
+        full_s = time.perf_counter() - t0
+        s1 = metrics.max_stage_id()
+        full_m = metrics.totals(s0, s1)
+        floor_s = floor_n = floor_m = None
+        if not args.no_floor:
+            floor_s, floor_n = floor_run(spark, folder)
+            floor_m = metrics.totals(s1)
+        mem = memory_figures(spark)
+        load = os.getloadavg()
+    finally:
+        if not args.keep_output:
+            shutil.rmtree(out, ignore_errors=True)
+
+    rows = summary["residents"] + summary["records"]
+    driver_mem = (cfg.get("spark") or {}).get("driver_memory")
+    fig = {
+        "residents": summary["residents"], "records": summary["records"], "input_rows": rows,
+        "categories": len(summary["categories"]), "seed": args.seed, "sample": str(folder),
+        "generate_s": round(gen_s, 1) if gen_s is not None else None,
+        "master": master, "cores": cores, "driver_memory": driver_mem,
+        "full_s": round(full_s, 2), "stage_seconds": summary["stage_seconds"],
+        "rows_per_s": round(rows / full_s), "rows_per_core_s": round(rows / full_s / cores),
+        "rows_per_cpu_s": round(rows / (full_m["executorCpuTime"] / 1e9)) if full_m.get("executorCpuTime") else None,
+        "suspects": summary["suspects"], "figures": summary.get("figures"),
+        "full_spark": {k: v for k, v in full_m.items()},
+        "floor_s": round(floor_s, 2) if floor_s is not None else None, "floor_join_rows": floor_n,
+        "floor_spark": floor_m,
+        "ratio_full_to_floor": round(full_s / floor_s, 2) if floor_s else None,
+        "memory": mem, "load_average": [round(x, 2) for x in load], "machine_cpus": os.cpu_count(),
+    }
+    if args.json:
+        print(json.dumps(fig, indent=2, default=str))
+        return 0
+
+    p = print
+    p(f"Tenken bench: {fig['residents']:,} residents, {fig['records']:,} records in {fig['categories']} categories"
+      f" ({master}, {cores} cores, driver memory {driver_mem})")
+    if gen_s is not None:
+        p(f"  sample generated in {gen_s:.1f} s -> {folder}")
+    p(f"  full run            {full_s:9.1f} s   {fig['rows_per_s']:,} input rows/s ({fig['rows_per_core_s']:,} per core)")
+    for name, sec in summary["stage_seconds"].items():
+        p(f"    {name:<16}{sec:9.1f} s")
+    p(f"  suspects            {summary['suspects']:,}")
+    fg = summary.get("figures") or {}
+    if fg:
+        p(f"  doubtful records    {fg.get('doubtful_records', 0):,}; candidate pairs {fg.get('candidate_pairs', 0):,}")
+    p(f"  shuffle write       {fmt_bytes(full_m['shuffleWriteBytes'])} (read {fmt_bytes(full_m['shuffleReadBytes'])}),"
+      f" spill {fmt_bytes(full_m['diskBytesSpilled'])}; {full_m['stages']} stages, {full_m['tasks']} tasks,"
+      f" executor time {full_m['executorRunTime'] / 1000:.0f} s (CPU {full_m['executorCpuTime'] / 1e9:.0f} s,"
+      f" GC {full_m['jvmGcTime'] / 1000:.0f} s)")
+    if full_m["executorCpuTime"]:
+        p(f"  input rows per executor CPU second {rows / (full_m['executorCpuTime'] / 1e9):,.0f}"
+          " (less sensitive to a busy machine than wall time)")
+    if floor_s is not None:
+        p(f"  floor (join+count)  {floor_s:9.1f} s   {floor_n:,} joined rows, shuffle write"
+          f" {fmt_bytes(floor_m['shuffleWriteBytes'])}")
+        p(f"  ratio full / floor  {fig['ratio_full_to_floor']:9.2f}")
+    busy = " (above the CPU count: other processes competed, timings inflated)" if load[1] > (os.cpu_count() or 1) else ""
+    p(f"  load average        {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs{busy}")
+    p(f"  peak memory         driver JVM RSS {fmt_bytes(mem['driver_jvm_peak_rss_bytes'])}, heap peak"
+      f" {fmt_bytes(mem['driver_jvm_peak_heap_bytes'])} of max {fmt_bytes(mem['driver_jvm_max_heap_bytes'])};"
+      f" python {fmt_bytes(mem['python_peak_rss_bytes'])}")
+    if full_m["slowest_stages"]:
+        p("  slowest Spark stages of the full run (executor seconds):")
+        for s in full_m["slowest_stages"]:
+            p(f"    #{s['stage']:<5}{s['run_s']:8.1f} s {s['tasks']:>5} tasks  shuffle {fmt_bytes(s['shuffle_write']):>10}  {s['name']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
