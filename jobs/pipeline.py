@@ -121,7 +121,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
             .transform(verify.link_residents, residents.where(F.col("usable")))
             .transform(verify.compare_links, cfg["thresholds"])
             .transform(verify.link_reasons, cfg["categories"], cfg["thresholds"], today)
-            .transform(verify.account_reasons)
+            .transform(verify.account_reasons, residents.where(F.col("usable")))
         )
         amb = candidates.ambiguous_residents(residents.where(F.col("usable")))
         linked = (linked.join(amb, F.col("num") == F.col("amb_num"), "left")

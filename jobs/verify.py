@@ -140,12 +140,14 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
     return out.withColumn("reasons", reasons)
 
 
-def account_reasons(df: DataFrame) -> DataFrame:
+def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
     """SHARED_ACCOUNT and ACCOUNT_HOLDER_MISMATCH for records that carry an account.
 
     The holder kana (bank style) is compared with the linked resident's reading, or the
-    record's own reading when the register has none.  Shared accounts are found by an
-    aggregate over the account rows only (not a window over every record).
+    record's own reading when the register has none.  When neither has a reading, a holder
+    whose name is another member of the person's household (a parent's account registered
+    for a child) is still a mismatch.  Shared accounts are found by an aggregate over the
+    account rows only (not a window over every record).
     """
     has_acct = F.col("account_key").isNotNull() & F.col("active")
     shared = (
@@ -157,6 +159,15 @@ def account_reasons(df: DataFrame) -> DataFrame:
     )
     df = df.join(shared, "account_key", "left")
 
+    acct = df.where(has_acct & F.col("hk").isNotNull() & F.col("r_hh").isNotNull()).select(
+        "category", "record_id", "r_hh", "hk", "num")
+    members = residents.where(F.col("household_id").isNotNull() & F.col("kk").isNotNull()).select(
+        F.col("household_id").alias("m_hh"), F.col("kk").alias("m_kk"), F.col("num").alias("m_num"))
+    other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("hk") == F.col("m_kk"))
+                       & (F.col("num") != F.col("m_num")))
+             .select("category", "record_id").distinct().withColumn("holder_other_member", F.lit(True)))
+    df = df.join(other, ["category", "record_id"], "left")
+
     person_kana = F.coalesce(F.col("r_kk"), F.col("kk"))
     person_fam = F.coalesce(F.col("r_kfam"), F.col("kfam"))
     person_giv = F.coalesce(F.col("r_kgiv"), F.col("kgiv"))
@@ -165,7 +176,9 @@ def account_reasons(df: DataFrame) -> DataFrame:
         | ((F.levenshtein(F.col("hk"), person_kana) <= 1) & (F.length(person_kana) >= 4))
         | ((F.col("hgiv") == person_giv) & (F.col("hfam") != person_fam))  # account in a former name
     )
-    mismatch = has_acct & F.col("hk").isNotNull() & person_kana.isNotNull() & ~holder_ok
+    mismatch = has_acct & F.col("hk").isNotNull() & (
+        (person_kana.isNotNull() & ~holder_ok)
+        | (person_kana.isNull() & F.coalesce(F.col("holder_other_member"), F.lit(False))))
     extra = F.filter(F.array(
         F.when(mismatch, F.lit("ACCOUNT_HOLDER_MISMATCH")),
         F.when(F.col("acct_people").isNotNull(), F.lit("SHARED_ACCOUNT")),

@@ -35,6 +35,7 @@ def _res():
     add(12, "伊藤 花", "イトウ ハナ", "1999-02-02", "2", "H9", "宮城県仙台市青葉区一番町1丁目1番1号")
     add(13, "SMITH JOHN", "スミス ジョン", "1988-07-07", "1", "H10")
     add(14, "中村 さくら", None, "2000-12-25", "2", "H11", "京都府京都市中京区烏丸通1番地")
+    add(15, "中村 裕子", "ナカムラ ユウコ", "1972-03-03", "2", "H11", "京都府京都市中京区烏丸通1番地")
     return r
 
 
@@ -74,6 +75,8 @@ def outcome(spark, cfg, tmp_path_factory):
         record_from(r[1], "PB02", account_holder_kana="ﾔﾏﾀﾞ ﾀﾛｳ", account_key="0001-001-1-1234567"),
         record_from(r[2], "PB03", account_holder_kana="ﾔﾏﾀﾞ ﾊﾅｺ", account_key="0005-010-1-7654321"),
         record_from(r[4], "PB04", account_holder_kana="ｻﾄｳ ﾐｻｷ", account_key="0009-100-1-1111111"),
+        # neither the register nor the record has the person's reading, but the holder is her mother
+        record_from(r[14], "PB05", name_kana=None, account_holder_kana="ﾅｶﾑﾗ ﾕｳｺ", account_key="0009-100-1-2222222"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     summary = run(run_cfg, str(inp), str(out), "t1")
@@ -171,6 +174,8 @@ def test_accounts(outcome):
     assert sorted(child.evidence.shared_account_records) == ["PB01", "PB02"]
     assert s[("public_benefit_account", "PB02")].reason == "SHARED_ACCOUNT"
     assert ("public_benefit_account", "PB04") not in s
+    pb5 = s[("public_benefit_account", "PB05")]
+    assert pb5.reason == "ACCOUNT_HOLDER_MISMATCH" and pb5.evidence.holder_in_household is True
 
 
 def test_runs_row_and_conservation(outcome, spark):
