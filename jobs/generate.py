@@ -56,6 +56,9 @@ ERROR_TYPES = (
     "deceased_active", "removed_active", "duplicate_record", "parent_account",
     "shared_account", "unlinked", "age_ineligible", "owner_not_in_register",
 )
+# Answer-key types for records that belong to an error without being its error record:
+# the original a duplicate_record duplicates (evaluate counts it as neither miss nor alarm).
+RELATED_TYPES = ("duplicate_original",)
 
 # Benign variations.  The identity-changing ones (at most one per record) come first.
 IDENTITY_NOISE = (

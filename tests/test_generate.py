@@ -23,6 +23,7 @@ from jobs.generate import (
     DATA_DIR,
     DEFAULT_RATES,
     ERROR_TYPES,
+    RELATED_TYPES,
     IDENTITY_NOISE,
     NOISE_KINDS,
     RESIDENT_COLUMNS,
@@ -176,7 +177,11 @@ def test_layout_and_types(sample):
 def test_answer_key_matches_records(frames):
     _, key, cats = frames
     assert not key.duplicated(["category", "record_id"]).any()
-    assert set(key.error_type.dropna()) <= set(ERROR_TYPES)
+    assert set(key.error_type.dropna()) <= set(ERROR_TYPES) | set(RELATED_TYPES)
+    # every duplicate has its original marked, in the same category
+    dup = key[key.error_type == "duplicate_record"].groupby("category").size()
+    orig = key[key.error_type == "duplicate_original"].groupby("category").size()
+    assert dup.to_dict() == orig.to_dict() and len(dup) > 0
     for cid, df in cats.items():
         assert df.noise.notna().all(), cid            # every record has its answer-key row
         assert df.record_id.str.fullmatch(r"[A-Z]{2}\d{8,10}").all(), cid
