@@ -38,7 +38,7 @@ def _add_name_features(df: DataFrame, name: Column, kana: Column, address: Colum
     nk = F.nullif(F.concat_ws("", "nfam", "ngiv"), F.lit(""))
     kk = F.nullif(F.concat_ws("", "kfam", "kgiv"), F.lit(""))
     layer3 = layer2.select("*", nk.alias("nk"), kk.alias("kk"))
-    alpha = F.coalesce(F.col("nk").rlike(r"^[A-Z]+$"), F.lit(False))
+    alpha = F.coalesce(F.col("nk").rlike(r"^[A-Z][A-Z.,'\-]*$"), F.lit(False))
     return layer3.select(
         *base, *[c for c in ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv")],
         alpha.alias("alpha"),

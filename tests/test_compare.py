@@ -1,0 +1,72 @@
+"""Each comparison level, with small hand-made pairs (Japanese and alphabet names)."""
+
+import datetime as dt
+
+from pyspark.sql import functions as F
+
+from jobs import compare as C
+from jobs.features import FEATURES, resident_features
+
+A = "東京都千代田区丸の内1丁目2番3号"
+# (record, resident, expected levels); a side is (name_kanji, name_kana, birth_date, sex, address)
+CASES = [
+    (("山田　太郎", "ﾔﾏﾀﾞ ﾀﾛｳ", "1970-04-01", "1", "千代田区丸の内１－２－３"),
+     ("山田 太郎", "ヤマダ タロウ", "1970-04-01", "1", A),
+     {"name_kanji": "exact", "name_kana": "exact", "birth_date": "exact", "sex": "exact", "address": "exact"}),
+    (("鈴木 花子", "スズキ ハナコ", "1972-10-05", "2", "千代田区丸の内1丁目9番9号"),
+     ("山田 花子", "ヤマダ ハナコ", "1972-05-10", "2", A),
+     {"name_kanji": "maiden", "name_kana": "maiden", "birth_date": "swap", "address": "area"}),
+    (("山田 健太", "ヤマダ ケンタ", "1971-04-01", None, "大阪市北区梅田2-4-9"),
+     ("山田 健二", "ヤマダ ケンジ", "1970-04-01", "1", A),
+     {"name_kanji": "given_diff", "name_kana": "close", "birth_date": "year_off", "sex": "missing",
+      "address": "different"}),
+    (("高橋陽子", "タカハシ ヨウゴ", "1975-11-12", "2", None),
+     ("髙橋 陽子", "タカハシ ヨウコ", "1975-11-11", "1", A),
+     {"name_kanji": "exact", "name_kana": "close", "birth_date": "close", "sex": "different",
+      "address": "missing"}),
+    (("木村 拓也", "キムラ タクヤ", "1960-01-01", "1", A),
+     ("佐藤 美咲", "サトウ ミサキ", "2012-08-20", "2", A),
+     {"name_kanji": "different", "name_kana": "different", "birth_date": "different"}),
+    (("john smith", None, None, None, None),
+     ("SMITH JOHN", "スミス ジョン", "1988-07-07", "1", A),
+     {"name_kanji": "exact", "name_kana": "missing", "birth_date": "missing"}),
+    (("Smyth, John", None, None, None, None),
+     ("SMITH JOHN PAUL", None, "1988-07-07", "1", A),
+     {"name_kanji": "alpha_close"}),
+]
+
+
+def _side(spark, rows, prefix):
+    df = spark.createDataFrame(
+        [(i, n, k, dt.date.fromisoformat(b) if b else None, s, a) for i, (n, k, b, s, a) in rows],
+        "id int, name_kanji string, name_kana string, birth_date date, sex string, address string")
+    feats = resident_features(df)
+    return feats.select(F.col("id").alias(f"{prefix}id"), *[F.col(c).alias(prefix + c) for c in FEATURES],
+                        F.col("birth_date").alias(prefix + "bd"), F.col("sex").alias(prefix + "sx"))
+
+
+def test_levels_and_judgement(spark):
+    left = _side(spark, [(i, c[0]) for i, c in enumerate(CASES)], "")
+    right = _side(spark, [(i, c[1]) for i, c in enumerate(CASES)], "r_")
+    lv = C.levels("", "r_")
+    out = left.join(right, F.col("id") == F.col("r_id")).select(
+        "id", *[v.alias(k) for k, v in lv.items()],
+        C.name_judgement(lv["name_kanji"], lv["name_kana"]).alias("judgement")).collect()
+    got = {r.id: r for r in out}
+    for i, (_, _, expected) in enumerate(CASES):
+        for field, level in expected.items():
+            assert got[i][field] == level, (i, field, got[i][field], level)
+    assert got[0].judgement == "agree"
+    assert got[1].judgement == "soft"        # a maiden name
+    assert got[2].judgement == "hard"        # a household member's given name
+    assert got[4].judgement == "hard"
+    assert got[6].judgement == "soft"
+
+
+def test_weights_order_levels(cfg):
+    comps = cfg["thresholds"]["comparisons"]
+    import math
+    for field, levels in comps.items():
+        weights = [math.log2(v["m"] / v["u"]) for v in levels.values()]
+        assert weights[0] == max(weights), field          # exact is the strongest evidence
+        assert weights[-1] == min(weights) and weights[-1] < 0, field
