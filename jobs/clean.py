@@ -27,6 +27,11 @@ def _problem(cond: Column, column: str, reason: str, action: str) -> Column:
                                  F.lit(action).alias("action")))
 
 
+def _problem_list(*problems: Column) -> Column:
+    """The problems that apply, as ``array<struct<column, reason, action>>``."""
+    return F.filter(F.array(*problems).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+
+
 def _blank_to_null(c: Column) -> Column:
     return F.when(F.trim(c) == "", F.lit(None)).otherwise(c)
 
@@ -76,7 +81,7 @@ def _common_fields(df: DataFrame, today: Column) -> tuple[dict[str, Column], lis
 
 
 def _finish(df: DataFrame, typed: dict[str, Column], problems: list[Column], extra: list[str]) -> DataFrame:
-    arr = F.filter(F.array(*problems).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+    arr = _problem_list(*problems)
     keep = [c for c in df.columns if c not in typed] + extra
     return df.select(*[F.col(c) for c in keep], *[v.alias(k) for k, v in typed.items()],
                      arr.alias("problems"))
@@ -107,10 +112,10 @@ def clean_residents(df: DataFrame, today: Column) -> DataFrame:
     cleaned = cleaned.withColumn("__rank", rank)
     dup = F.col("__rank") > 1
     unusable = F.col("num").isNull()
-    extra = F.filter(F.array(
+    extra = _problem_list(
         _problem(unusable, "individual_number", "resident_without_valid_number", "row_quarantined"),
         _problem(dup, "individual_number", "duplicate_resident_number", "row_quarantined"),
-    ).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+    )
     return (
         cleaned.withColumn("problems", F.concat(F.col("problems"), extra))
         .withColumn("usable", ~(unusable | F.coalesce(dup, F.lit(False))))
@@ -142,10 +147,10 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
     w = Window.partitionBy("category", "record_id")
     dup = F.col("record_id").isNotNull() & (F.count(F.lit(1)).over(w) > 1)
     no_id = F.col("record_id").isNull()
-    extra = F.filter(F.array(
+    extra = _problem_list(
         _problem(no_id, "record_id", "empty_record_id", "row_quarantined"),
         _problem(dup, "record_id", "duplicate_record_id", "row_quarantined"),
-    ).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+    )
     return (
         cleaned.withColumn("number_state", state)
         .withColumn("num", F.when(F.col("number_state") == "ok", number_key("individual_number")))
