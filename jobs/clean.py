@@ -36,17 +36,27 @@ def _blank_to_null(c: Column) -> Column:
     return F.when(F.trim(c) == "", F.lit(None)).otherwise(c)
 
 
-def _number_problems(df: DataFrame) -> tuple[Column, list[Column]]:
+def _with_number_checks(df: DataFrame) -> DataFrame:
+    """Fold the raw number once (``__numf``), then test it once (``__wf``, ``__cd``).
+
+    Two projections on purpose: Spark does not merge a projection into the next when that
+    would repeat a costly expression, so the fold and the tests each run once per row
+    (inlined, the fold was evaluated a dozen times and cost more than the rest of cleaning).
+    """
     raw = F.col("individual_number")
     folded = F.regexp_replace(F.translate(raw, FW_DIGITS, "0123456789"), r"[\s\-－ー‐―]", "")
-    folded = _blank_to_null(folded)
-    is_fw = raw.isNotNull() & ~well_formed(raw) & well_formed(folded)
+    staged = df.withColumn("__numf", _blank_to_null(folded))
+    return staged.withColumn("__wf", well_formed("__numf")).withColumn("__cd", check_digit_ok("__numf"))
+
+
+def _number_problems(df: DataFrame) -> tuple[Column, list[Column]]:
+    """The folded number and its problems; ``df`` comes from `_with_number_checks`."""
+    raw, folded, wf = F.col("individual_number"), F.col("__numf"), F.col("__wf")
+    is_fw = raw.isNotNull() & ~well_formed(raw) & wf
     problems = [
         _problem(is_fw, "individual_number", "full_width_or_separated_digits", "folded"),
-        _problem(folded.isNotNull() & ~well_formed(folded), "individual_number", "malformed_number",
-                 "flagged"),
-        _problem(well_formed(folded) & ~check_digit_ok(folded), "individual_number", "check_digit_wrong",
-                 "flagged"),
+        _problem(folded.isNotNull() & ~wf, "individual_number", "malformed_number", "flagged"),
+        _problem(wf & ~F.col("__cd"), "individual_number", "check_digit_wrong", "flagged"),
     ]
     return folded, problems
 
@@ -90,6 +100,7 @@ def _finish(df: DataFrame, typed: dict[str, Column], problems: list[Column], ext
 def clean_residents(df: DataFrame, today: Column) -> DataFrame:
     """Typed resident rows with ``num`` (long key) and ``problems``; ``usable`` false when the
     number is not a valid My Number or repeats an earlier row's."""
+    df = _with_number_checks(df)
     folded, num_problems = _number_problems(df)
     typed, problems = _common_fields(df, today)
     typed["individual_number"] = folded
@@ -102,8 +113,8 @@ def clean_residents(df: DataFrame, today: Column) -> DataFrame:
     problems.append(_problem(bad_status, "status", "unknown_status", "nulled"))
     typed["status"] = F.when(bad_status, F.lit(None)).otherwise(status)
     cleaned = _finish(df, typed, num_problems + problems, [])
-    cleaned = cleaned.withColumn("num", F.when(check_digit_ok("individual_number"),
-                                               number_key("individual_number")))
+    cleaned = (cleaned.withColumn("num", F.when(F.col("__cd"), number_key("individual_number")))
+               .drop("__numf", "__wf", "__cd"))
     # one row per number: a repeated number keeps its resident row (else the first) and
     # quarantines the others
     w = Window.partitionBy("num").orderBy(F.when(F.col("status") == "resident", 0).otherwise(1),
@@ -129,6 +140,7 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
     ``number_state`` is ``absent``, ``malformed``, ``check_digit`` or ``ok``.  Rows with an
     empty record id, or whose record id repeats within the category, are not usable.
     """
+    df = _with_number_checks(df)
     folded, num_problems = _number_problems(df)
     typed, problems = _common_fields(df, today)
     typed["individual_number"] = folded
@@ -141,8 +153,8 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
     typed["record_id"] = _blank_to_null(F.trim(F.col("record_id")))
     cleaned = _finish(df, typed, num_problems + problems, ["category"] if "category" not in typed else [])
     state = (F.when(F.col("individual_number").isNull(), "absent")
-             .when(~well_formed("individual_number"), "malformed")
-             .when(~check_digit_ok("individual_number"), "check_digit")
+             .when(~F.col("__wf"), "malformed")
+             .when(~F.col("__cd"), "check_digit")
              .otherwise("ok"))
     w = Window.partitionBy("category", "record_id")
     dup = F.col("record_id").isNotNull() & (F.count(F.lit(1)).over(w) > 1)
@@ -156,6 +168,7 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
         .withColumn("num", F.when(F.col("number_state") == "ok", number_key("individual_number")))
         .withColumn("problems", F.concat(F.col("problems"), extra))
         .withColumn("usable", ~(no_id | dup))
+        .drop("__numf", "__wf", "__cd")
     )
 
 

@@ -46,15 +46,21 @@ def well_formed(col: Column | str) -> Column:
 
 
 def check_digit_ok(col: Column | str) -> Column:
-    """True when the value is well formed and its last digit is the check digit."""
+    """True when the value is well formed and its last digit is the check digit.
+
+    The digits are taken arithmetically from the number as a long (one parse, then
+    division and remainder), which is several times cheaper than twelve substrings.
+    """
     c = F.col(col) if isinstance(col, str) else col
+    n = c.try_cast("long")  # guarded by well_formed below, so no per-digit test
     total = None
     for i, w in enumerate(WEIGHTS):
-        term = F.substring(c, i + 1, 1).cast("int") * F.lit(w)
+        digit = F.floor(n / F.lit(10 ** (11 - i))) % 10
+        term = digit * F.lit(w)
         total = term if total is None else total + term
     rem = total % 11
     expected = F.when(rem <= 1, F.lit(0)).otherwise(F.lit(11) - rem)
-    return F.when(well_formed(c), expected == F.substring(c, 12, 1).cast("int")).otherwise(F.lit(False))
+    return F.when(well_formed(c), expected == n % 10).otherwise(F.lit(False))
 
 
 def number_key(col: Column | str) -> Column:
