@@ -29,6 +29,7 @@ import json
 import logging
 import re
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,14 +185,19 @@ def suspects_frame(suspects: DataFrame) -> DataFrame:
 
 # --- running suites -------------------------------------------------------------------
 
-def _context():
-    """An ephemeral GE context (no files), progress bars off."""
-    import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+_CTX: list = []   # one ephemeral GE context per process (each one makes a temporary docs folder)
 
-    ctx = gx.get_context(mode="ephemeral")
-    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return ctx
+
+def _context():
+    """The process's ephemeral GE context (nothing written to disk), progress bars off."""
+    if not _CTX:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _CTX.append(ctx)
+    return _CTX[0]
 
 
 def _validate(frame, suite_json: dict, kind: str, result_format: dict) -> list:
@@ -199,12 +205,18 @@ def _validate(frame, suite_json: dict, kind: str, result_format: dict) -> list:
     from great_expectations.core import ExpectationSuite
 
     ctx = _context()
-    ds = ctx.data_sources.add_spark("spark") if kind == "spark" else ctx.data_sources.add_pandas("pandas")
+    tag = f"{suite_json['name']}_{uuid.uuid4().hex[:12]}"
+    ds = ctx.data_sources.add_spark(f"spark_{tag}") if kind == "spark" else ctx.data_sources.add_pandas(f"pandas_{tag}")
     bd = ds.add_dataframe_asset(suite_json["name"]).add_batch_definition_whole_dataframe("whole")
-    body = {k: v for k, v in suite_json.items() if k in ("name", "expectations", "meta")}
-    suite = ctx.suites.add(ExpectationSuite(**body))
-    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=f"{suite_json['name']}_v", data=bd, suite=suite))
-    res = vd.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    body = {k: v for k, v in suite_json.items() if k in ("expectations", "meta")}
+    suite = ctx.suites.add(ExpectationSuite(name=tag, **body))
+    vd = ctx.validation_definitions.add(gx.ValidationDefinition(name=tag, data=bd, suite=suite))
+    try:
+        res = vd.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+    finally:   # keep the long-lived context small
+        ctx.validation_definitions.delete(tag)
+        ctx.suites.delete(tag)
+        ctx.data_sources.delete(ds.name)
     return list(res.results)
 
 
