@@ -68,8 +68,13 @@ class GateResult:
     seconds: float = 0.0
 
     def to_json(self) -> dict:
+        exps = [x for s in self.suites for x in s["expectations"]]
+        ok = sum(1 for x in exps if x["success"])
+        stats = {"evaluated_expectations": len(exps), "successful_expectations": ok,
+                 "unsuccessful_expectations": len(exps) - ok,
+                 "success_percent": round(100 * ok / len(exps), 2) if exps else None}
         return {"gate": self.gate, "success": self.success, "seconds": round(self.seconds, 2),
-                "failures": self.failures, "suites": self.suites}
+                "statistics": stats, "failures": self.failures, "suites": self.suites}
 
 
 # --- suites -----------------------------------------------------------------------------

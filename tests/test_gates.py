@@ -157,6 +157,8 @@ def test_gate_results_and_their_share(base):
     inp = json.loads((folder / "input.json").read_text(encoding="utf-8"))
     outp = json.loads((folder / "output.json").read_text(encoding="utf-8"))
     assert inp["success"] and outp["success"]
+    st_in = inp["statistics"]   # the shape jobs/report_html.gate_files reads
+    assert st_in["evaluated_expectations"] == st_in["successful_expectations"] > 10
     assert {s["suite"] for s in inp["suites"]} == {"residents", "records"}
     assert {s["suite"] for s in outp["suites"]} == {"suspects", "suspect_rates"}
     # per-category expectations from categories.yaml: one per kept field of each category present
