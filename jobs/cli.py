@@ -23,6 +23,7 @@ def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(asctime)s [tenken] %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
     logging.getLogger("py4j").setLevel(logging.ERROR)
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 @click.group()

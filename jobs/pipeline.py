@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from jobs import candidates, classify, clean, features, publish, verify
+from jobs import candidates, classify, clean, features, gates, publish, verify
 from jobs.config import token_key
-from jobs.errors import UsageError
+from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
 from jobs.session import get_spark
 from jobs.tokens import key_frame, with_tokens
@@ -73,6 +73,24 @@ def reference_date(cfg: dict) -> dt.date:
     return dt.datetime.now(dt.timezone.utc).date()
 
 
+def _gate_failed(spark, output_dir: str, run_id: str, gate: "gates.GateResult", done: list, base: dict,
+                 t_start: float, stages: Stages) -> None:
+    """Record a failed gate (runs row ``gate_failed``, gate results) and stop the run: exit 3."""
+    first = gate.failures[0] if gate.failures else "no detail"
+    more = f" (and {len(gate.failures) - 1} more)" if len(gate.failures) > 1 else ""
+    where = f"{output_dir}/gates/{run_id}/index.html"
+    message = f"{gate.gate} gate failed: {first}{more}; nothing published; see {where}"
+    duration = time.perf_counter() - t_start
+    gates.write_results(output_dir, run_id, done, duration)
+    row = {**base, "status": "gate_failed", "finished_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+           "duration_s": round(duration, 2), "stage_seconds": {k: round(v, 2) for k, v in stages.seconds.items()},
+           "gate_failures": gate.failures, "message": message}
+    publish.replace_run(publish.runs_row(spark, row), output_dir, "runs", run_id)
+    publish.drop_staging(output_dir, run_id)
+    log.error("run %s: %s", run_id, message)
+    raise GateFailed(message)
+
+
 def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         categories: list[str] | None = None) -> dict:
     """Reconcile INPUT into OUTPUT and return the run's summary (the runs row as a dict)."""
@@ -86,6 +104,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
     today = F.lit(ref.isoformat()).cast("date")
     cats = cfg["categories"]
     log.info("run %s: input %s, output %s, reference date %s", run_id, input_dir, output_dir, ref)
+    publish.recover(spark, output_dir)   # undo a publication that was killed half-way
 
     with stages.stage("read"):
         residents_raw, records_raw, present = read_inputs(spark, input_dir, cfg, categories)
@@ -114,6 +133,19 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
             raise UsageError(f"category folder(s) with no rows: {', '.join(empty)}")
         log.info("read %d resident rows and %d records in %d categories", n_residents,
                  sum(v[0] for v in per_cat.values()), len(present))
+
+    cat_rows = [
+        {"category": c, "input_rows": int(per_cat[c][0]), "checked_rows": int(per_cat[c][0] - per_cat[c][1]),
+         "quarantined_rows": int(per_cat[c][1]), "suspects": 0}
+        for c in present
+    ]
+    base = {"run_id": run_id, "started_at": started, "input_path": str(Path(input_dir).resolve()),
+            "residents": int(n_residents), "records": int(sum(v[0] for v in per_cat.values())),
+            "categories": cat_rows, "gate_failures": []}
+    with stages.stage("input_gate"):
+        in_gate = gates.input_gate(cfg, residents, records, present)
+    if not in_gate.success:
+        _gate_failed(spark, output_dir, run_id, in_gate, [in_gate], base, t_start, stages)
 
     with stages.stage("verify"):
         linked = (
@@ -166,33 +198,43 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         reason_counts = {r["reason"]: r["n"] for r in suspects.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
         sus_per_cat = {r["category"]: r["n"] for r in suspects.groupBy("category").agg(F.count(F.lit(1)).alias("n")).collect()}
 
-    with stages.stage("publish"):
+    with stages.stage("stage_outputs"):
         quarantine = (
             clean.quarantine_rows(residents, "residents")
             .unionByName(clean.quarantine_rows(records, "records"))
             .withColumn("run_id", F.lit(run_id))
             .select("run_id", "source", "category", "record_id", "resident_token", "column", "reason", "action")
         )
-        publish.replace_run(suspects, output_dir, "suspects", run_id)
-        publish.replace_run(quarantine, output_dir, "quarantine", run_id)
-        n_quarantined = publish.read_table(spark, output_dir, "quarantine").where(F.col("run_id") == run_id).count()
+        staged_suspects = publish.stage(suspects, output_dir, run_id, "suspects")
+        staged_quarantine = publish.stage(quarantine, output_dir, run_id, "quarantine")
+        n_quarantined = staged_quarantine.count()
 
-    cat_rows = [
-        {"category": c, "input_rows": int(per_cat[c][0]), "checked_rows": int(per_cat[c][0] - per_cat[c][1]),
-         "quarantined_rows": int(per_cat[c][1]), "suspects": int(sus_per_cat.get(c, 0))}
-        for c in present
-    ]
+    for c in cat_rows:
+        c["suspects"] = int(sus_per_cat.get(c["category"], 0))
+    base.update({"suspects": int(n_suspects), "quarantined": int(n_quarantined),
+                 "reason_counts": {k: int(v) for k, v in reason_counts.items()}, "figures": figures})
+    with stages.stage("output_gate"):
+        out_gate = gates.output_gate(cfg, staged_suspects, {c: per_cat[c][0] for c in present}, run_id)
+    if not out_gate.success:
+        _gate_failed(spark, output_dir, run_id, out_gate, [in_gate, out_gate], base, t_start, stages)
+
+    gate_s = in_gate.seconds + out_gate.seconds
+    duration = time.perf_counter() - t_start
+    log.info("gates: %.1f s of %.1f s so far (%.1f%%)", gate_s, duration, 100 * gate_s / duration)
+    gates.write_results(output_dir, run_id, [in_gate, out_gate], duration)
     summary = {
-        "run_id": run_id, "status": "published", "started_at": started,
+        **base, "status": "published",
         "finished_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
-        "duration_s": round(time.perf_counter() - t_start, 2), "input_path": str(Path(input_dir).resolve()),
-        "residents": int(n_residents), "records": int(sum(v[0] for v in per_cat.values())),
-        "suspects": int(n_suspects), "quarantined": int(n_quarantined), "categories": cat_rows,
-        "reason_counts": {k: int(v) for k, v in reason_counts.items()},
+        "duration_s": round(duration, 2),
         "stage_seconds": {k: round(v, 2) for k, v in stages.seconds.items()},
-        "figures": figures, "gate_failures": [], "message": None,
+        "message": None,
     }
-    publish.replace_run(publish.runs_row(spark, summary), output_dir, "runs", run_id)
+    with stages.stage("publish"):
+        publish.commit(spark, output_dir, run_id, [("suspects", staged_suspects), ("quarantine", staged_quarantine)],
+                       publish.runs_row(spark, summary))
+    # the runs row cannot hold its own commit time: the returned summary does
+    summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.seconds.items()}
+    summary["duration_s"] = round(time.perf_counter() - t_start, 2)
     summary["suspects_by_category_reason"] = [
         (r["category"], r["reason"], r["n"]) for r in
         suspects.groupBy("category", "reason").agg(F.count(F.lit(1)).alias("n")).orderBy("category", "reason").collect()
