@@ -18,6 +18,8 @@ setup(
         "pandas>=2.2,<4",
         "click>=8.1,<9",
         "PyYAML>=6,<7",
+        # the kanji-kana dictionary behind name readings (jobs/readings.py), read from the package
+        "pykakasi==2.3.0",
     ],
     extras_require={"dev": ["pytest>=8,<10"]},
     entry_points={"console_scripts": ["tenken=jobs.cli:main"]},

@@ -14,17 +14,22 @@ from functools import reduce
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from jobs import compare as C
+from jobs.readings import reading_keys
 
 KEY = ["category", "record_id"]
 CAND_COLS = ("num", "token", "household_id", "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv",
-             "alpha", "atok", "ak", "aa")
+             "rfam", "rgiv", "alpha", "atok", "ak", "aa")
 
 
 def blocking_keys(df: DataFrame) -> DataFrame:
-    """Derived blocking keys: birth year and first/last alphabet-name token."""
+    """Derived blocking keys: birth year, first/last alphabet-name token, and the readings
+    of the name (``rk`` full, ``rkf`` family; arrays, see `jobs.readings.reading_keys`)."""
     alpha_tok = F.when(F.col("alpha") & (F.size("atok") >= 2), F.col("atok"))
+    if "rfam" in df.columns:
+        df = reading_keys(df)
     return df.select(
         "*",
         F.year("bd").alias("by"),
@@ -37,17 +42,19 @@ def resident_candidates(residents: DataFrame) -> DataFrame:
     """Residents as candidates: ``bd``/``sx`` named as on records, plus blocking keys."""
     return blocking_keys(
         residents.select(*[F.col(c) for c in ("num", "token", "household_id", "nk", "nfam", "ngiv", "kk",
-                                              "kfam", "kgiv", "alpha", "atok", "ak", "aa")],
+                                              "kfam", "kgiv", "rfam", "rgiv", "alpha", "atok", "ak", "aa")],
                          F.col("birth_date").alias("bd"), F.col("sex").alias("sx"))
     )
 
 
 def _pass_keys(df: DataFrame, passes: list[dict], ids: list[str]) -> DataFrame:
-    """One row per (row, pass variant) with a compact 64-bit block key.
+    """One row per (row, pass variant, key value) with a compact 64-bit block key.
 
     Each pass gives a ``base`` key and, when it has ``split_by``, a ``split`` key (base keys
-    plus the split keys).  Rows with a null key column get no key for that pass.
+    plus the split keys).  Rows with a null key column get no key for that pass.  A key
+    column may be an array (the possible readings of a name): each element is a key.
     """
+    types = {f.name: f.dataType for f in df.schema.fields}
     entries = []
     for spec in passes:
         base = list(spec["keys"])
@@ -55,11 +62,22 @@ def _pass_keys(df: DataFrame, passes: list[dict], ids: list[str]) -> DataFrame:
         if spec.get("split_by"):
             variants.append(("split", base + [c for c in spec["split_by"] if c not in base]))
         for variant, cols in variants:
+            arrays = [c for c in cols if isinstance(types[c], T.ArrayType)]
+            if len(arrays) > 1:
+                raise ValueError(f"blocking pass {spec['name']}: at most one array key, got {arrays}")
             ok = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in cols])
-            key = F.xxhash64(F.lit(spec["name"]), *[F.col(c).cast("string") for c in cols])
-            entries.append(F.when(ok, F.struct(F.lit(spec["name"]).alias("pass"), F.lit(variant).alias("variant"),
-                                                  key.alias("bk"))))
-    arr = F.filter(F.array(*entries), lambda e: e.isNotNull())
+
+            def entry(value: Column | None = None, cols=cols, arrays=arrays, spec=spec, variant=variant) -> Column:
+                parts = [value if c in arrays else F.col(c).cast("string") for c in cols]
+                return F.struct(F.lit(spec["name"]).alias("pass"), F.lit(variant).alias("variant"),
+                                F.xxhash64(F.lit(spec["name"]), *parts).alias("bk"))
+
+            if arrays:
+                entries.append(F.when(ok, F.transform(F.array_distinct(F.col(arrays[0])), lambda v: entry(v))))
+            else:
+                entries.append(F.when(ok, F.array(entry())))
+    arr = F.filter(F.flatten(F.array(*[F.coalesce(e, F.array().cast(
+        "array<struct<pass:string,variant:string,bk:bigint>>")) for e in entries])), lambda e: e.isNotNull())
     return df.select(*ids, F.explode(arr).alias("e")).select(*ids, "e.pass", "e.variant", "e.bk")
 
 
@@ -128,7 +146,8 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     cls = blocking.get("classify", {})
     tf_fields = set(cls.get("tf_adjust", []))
     floor = float(cls.get("tf_floor", 1e-6))
-    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
+    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "alpha",
+                        "atok", "ak", "aa")
     right = cands.select(*[F.col(c).alias(f"c_{c}") for c in CAND_COLS])
     df = pairs.join(left, KEY).join(right, F.col("num") == F.col("c_num"))
     for field, col in (("name_kanji", "nk"), ("name_kana", "kk"), ("birth_date", "bd")):

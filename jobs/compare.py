@@ -54,6 +54,18 @@ def _alpha_close(l: str, r: str) -> Column:
     return (F.size(a) >= 2) & (F.size(b) >= 2) & (covered(a, b) | covered(b, a))
 
 
+def _reads_as(l: str, r: str, part: str) -> Column:
+    """One name part of the two sides may be read alike: equal, or a dictionary reading of
+    one side's kanji (``rfam``/``rgiv``) is the other side's reading or one of its readings."""
+    n, k, rd = {"fam": ("nfam", "kfam", "rfam"), "giv": ("ngiv", "kgiv", "rgiv")}[part]
+    empty = F.array().cast("array<string>")
+    rl, rr = F.coalesce(_c(l, rd), empty), F.coalesce(_c(r, rd), empty)
+    return F.coalesce(
+        (_c(l, n) == _c(r, n)) | F.arrays_overlap(rl, rr)
+        | F.array_contains(rl, _c(r, k)) | F.array_contains(rr, _c(l, k)),
+        F.lit(False))
+
+
 def name_kanji_level(l: str, r: str) -> Column:
     nk_l, nk_r = _c(l, "nk"), _c(r, "nk")
     both_alpha = _c(l, "alpha") & _c(r, "alpha")
@@ -65,6 +77,7 @@ def name_kanji_level(l: str, r: str) -> Column:
         F.when(nk_l.isNull() | nk_r.isNull(), "missing")
         .when((nk_l == nk_r) | (both_alpha & (at_l == at_r)), "exact")
         .when(alpha_close, "alpha_close")
+        .when(~both_alpha & _reads_as(l, r, "fam") & _reads_as(l, r, "giv"), "reading")
         .when((gl == gr) & (fl != fr), "maiden")
         .when((fl == fr) & (gl != gr), "given_diff")
         .otherwise("different")
@@ -148,6 +161,7 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
         .when(k_ok & kana.isin("exact", "missing"), "agree")
         .when((kanji == "missing") & r_ok, "agree")
         .when(k_ok, "soft")                                   # kanji equal, reading differs
+        .when(kanji.isin("reading") & ~kana.isin("different", "given_diff"), "soft")  # 洋子/陽子, both read ヨウコ
         .when(kanji.isin("alpha_close"), "soft")      # readings of foreign names vary too much to overrule
         .when(r_ok, "soft")                                   # same reading, other kanji
         .when(kanji.isin("maiden") & kana.isin("maiden", "missing"), "soft")

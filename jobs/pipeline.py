@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from jobs import candidates, classify, clean, features, gates, publish, verify
+from jobs import candidates, classify, clean, features, gates, publish, readings, verify
 from jobs.config import token_key
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
@@ -112,15 +112,18 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
 
     keys = key_frame(spark, key)
     with stages.stage("normalise"):
+        names = readings.reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
         residents = (
             residents_raw.transform(clean.clean_residents, today)
             .transform(features.resident_features)
+            .transform(readings.add_readings, names)
             .transform(lambda d: with_tokens(d, keys, {"token": "individual_number"}))
             .transform(materialise, cfg)
         )
         records = (
             records_raw.transform(clean.clean_records, today)
             .transform(features.record_features, cfg["categories"])
+            .transform(readings.add_readings, names)
             .transform(materialise, cfg)
         )
         n_residents = residents.count()

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from jobs import compare as C
 
 RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", "municipality_code",
-                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
+                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "alpha", "atok", "ak", "aa")
 
 
 def resident_side(residents: DataFrame, prefix: str = "r_") -> DataFrame:

@@ -21,3 +21,11 @@ def spark(cfg):
     session.conf.set("spark.sql.shuffle.partitions", "2")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def names(spark, cfg):
+    """The kanji-name reading table (jobs.readings), built once per machine and cached."""
+    from jobs.readings import reading_table
+
+    return reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))

@@ -6,6 +6,7 @@ from pyspark.sql import functions as F
 
 from jobs import compare as C
 from jobs.features import FEATURES, resident_features
+from jobs.readings import add_readings
 
 A = "東京都千代田区丸の内1丁目2番3号"
 # (record, resident, expected levels); a side is (name_kanji, name_kana, birth_date, sex, address)
@@ -33,21 +34,33 @@ CASES = [
     (("Smyth, John", None, None, None, None),
      ("SMITH JOHN PAUL", None, "1988-07-07", "1", A),
      {"name_kanji": "alpha_close"}),
+    # other kanji, one reading (洋子/陽子), no reading on the record: the dictionary tells
+    (("山田 洋子", None, "1980-01-01", "2", None),
+     ("山田 陽子", "ヤマダ ヨウコ", "1980-01-01", "2", A),
+     {"name_kanji": "reading", "name_kana": "missing"}),
+    # a kanji-only record against the register's reading of other kanji
+    (("佐藤 翔太", None, "1990-02-02", "1", None),
+     ("佐藤 将太", "サトウ ショウタ", "1990-02-02", "1", A),
+     {"name_kanji": "reading"}),
+    # twins: 優太 and 優斗 read ユウタ and ユウト, so the dictionary does not join them
+    (("山田 優太", None, "2001-03-03", "1", None),
+     ("山田 優斗", "ヤマダ ユウト", "2001-03-03", "1", A),
+     {"name_kanji": "given_diff", "name_kana": "missing"}),
 ]
 
 
-def _side(spark, rows, prefix):
+def _side(spark, names, rows, prefix):
     df = spark.createDataFrame(
         [(i, n, k, dt.date.fromisoformat(b) if b else None, s, a) for i, (n, k, b, s, a) in rows],
         "id int, name_kanji string, name_kana string, birth_date date, sex string, address string")
-    feats = resident_features(df)
-    return feats.select(F.col("id").alias(f"{prefix}id"), *[F.col(c).alias(prefix + c) for c in FEATURES],
+    feats = resident_features(df).transform(add_readings, names)
+    return feats.select(F.col("id").alias(f"{prefix}id"), *[F.col(c).alias(prefix + c) for c in FEATURES + ("rfam", "rgiv")],
                         F.col("birth_date").alias(prefix + "bd"), F.col("sex").alias(prefix + "sx"))
 
 
-def test_levels_and_judgement(spark):
-    left = _side(spark, [(i, c[0]) for i, c in enumerate(CASES)], "")
-    right = _side(spark, [(i, c[1]) for i, c in enumerate(CASES)], "r_")
+def test_levels_and_judgement(spark, names):
+    left = _side(spark, names, [(i, c[0]) for i, c in enumerate(CASES)], "")
+    right = _side(spark, names, [(i, c[1]) for i, c in enumerate(CASES)], "r_")
     lv = C.levels("", "r_")
     out = left.join(right, F.col("id") == F.col("r_id")).select(
         "id", *[v.alias(k) for k, v in lv.items()],
@@ -61,6 +74,9 @@ def test_levels_and_judgement(spark):
     assert got[2].judgement == "hard"        # a household member's given name
     assert got[4].judgement == "hard"
     assert got[6].judgement == "soft"
+    assert got[7].judgement == "soft"        # same reading, other kanji: normal variation
+    assert got[8].judgement == "soft"
+    assert got[9].judgement == "unconfirmed"  # searched; flagged only if the twin is found
 
 
 def test_weights_order_levels(cfg):

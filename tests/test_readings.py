@@ -1,0 +1,43 @@
+"""Readings of kanji names from the dictionary, and blocking keys that are arrays."""
+
+from pyspark.sql import functions as F
+
+from jobs import candidates
+from jobs.readings import add_readings, reading_keys
+
+
+def _parts(spark, rows):
+    return spark.createDataFrame(rows, "id int, nfam string, ngiv string, kfam string, kgiv string, kk string")
+
+
+def test_readings_of_known_and_compound_words(spark, names):
+    df = _parts(spark, [
+        (1, "佐藤", "陽子", None, None, None),
+        (2, "小鳥遊", "陽向", None, None, None),    # 陽向 is not in the dictionary: 陽 + 向
+        (3, "SMITH", None, None, None, None),
+        (4, "佐藤", "陽子", "サトウ", "ヨウコ", "サトウヨウコ"),
+    ])
+    out = {r.id: r for r in df.transform(add_readings, names).transform(reading_keys).collect()}
+    assert out[1].rfam == ["サトウ"]
+    assert "ヨウコ" in out[1].rgiv
+    assert "サトウヨウコ" in out[1].rk and out[1].rkf == ["サトウ"]
+    assert out[2].rfam == ["タカナシ"]
+    assert "ヒムカイ" in out[2].rgiv              # one of the combined readings
+    assert out[3].rfam is None and out[3].rk is None
+    # a record with its own reading is keyed by it, not by the dictionary's guesses
+    assert out[4].rk == ["サトウヨウコ"] and out[4].rkf == ["サトウ"]
+
+
+def test_array_blocking_key_gives_a_block_per_reading(spark, names):
+    doubt = (_parts(spark, [(1, "山田", "陽子", None, None, None)])
+             .select(F.lit("c").alias("category"), F.col("id").cast("string").alias("record_id"), "*")
+             .transform(add_readings, names).transform(reading_keys))
+    cands = (_parts(spark, [(7, "山田", "陽子", "ヤマダ", "ヨウコ", "ヤマダヨウコ"),
+                            (8, "山田", "花子", "ヤマダ", "ハナコ", "ヤマダハナコ")])
+             .withColumnRenamed("id", "num").transform(add_readings, names).transform(reading_keys))
+    passes = [{"name": "full_reading", "keys": ["rk"]}]
+    d = candidates._pass_keys(doubt, passes, ["record_id"])
+    assert d.count() == len(doubt.first().rk) > 1      # one key per possible reading
+    r = candidates._pass_keys(cands, passes, ["num"])
+    found = d.join(r, "bk").select("num").distinct().collect()
+    assert [x.num for x in found] == [7]                # ヤマダヨウコ, not ヤマダハナコ
