@@ -126,7 +126,7 @@ def candidate_pairs(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple
     linked = doubt.where(F.col("num").isNotNull()).select(*KEY, F.lit("linked").alias("pass"), "num")
     allp = pairs.unionByName(linked)
     per_pass = allp.groupBy("pass").agg(F.count(F.lit(1)).cast("long").alias("pairs"))
-    figures = per_pass.join(figures, "pass", "left")
+    figures = per_pass.join(figures, "pass", "full")  # a pass whose blocks were all skipped has no pairs
     dedup = allp.groupBy(*KEY, "num").agg(F.collect_set("pass").alias("passes"))
     return dedup, figures
 

@@ -41,3 +41,31 @@ def test_array_blocking_key_gives_a_block_per_reading(spark, names):
     r = candidates._pass_keys(cands, passes, ["num"])
     found = d.join(r, "bk").select("num").distinct().collect()
     assert [x.num for x in found] == [7]                # ヤマダヨウコ, not ヤマダハナコ
+
+
+def test_pathological_block_is_split_or_skipped_and_counted(spark):
+    """A very common name with a very common birth date: 600 residents called 佐藤花子, 300
+    of them born on one day.  The pair count stays capped and the figures say so."""
+    import datetime as dt
+
+    rows = [(i, "佐藤花子", "佐藤", "花子", dt.date(1980 + (i % 2) * (1 + i % 20), 1, 1)) for i in range(600)]
+    cands = (spark.createDataFrame(rows, "num long, nk string, nfam string, ngiv string, bd date")
+             .withColumn("by", F.year("bd")))
+    doubt = (spark.createDataFrame([("c", "r1", None, "佐藤花子", "佐藤", "花子", dt.date(1980, 1, 1))],
+                                   "category string, record_id string, num long, nk string, nfam string, "
+                                   "ngiv string, bd date")
+             .withColumn("by", F.year("bd")))
+    blocking = {"max_block": 100, "passes": [
+        {"name": "full_name_kanji", "keys": ["nk"], "split_by": ["by"]},   # 600 -> split by year
+        {"name": "bd_family_kanji", "keys": ["bd", "nfam"]},               # 300 on one day: skipped
+    ]}
+    pairs, figures = candidates.candidate_pairs(doubt, cands, blocking)
+    fig = {r["pass"]: r for r in figures.collect()}
+    assert fig["full_name_kanji"].largest_block == 600 and fig["full_name_kanji"].oversized_blocks == 1
+    assert fig["bd_family_kanji"].largest_block == 300 and fig["bd_family_kanji"].skipped_blocks == 1
+    # the split block (same name, born 1980) still exceeds the cap: skipped as well, no pairs
+    assert fig["full_name_kanji"].skipped_blocks == 1
+    assert pairs.count() == 0
+    # with a higher cap the split block is used: only the 300 born in 1980, not all 600
+    pairs2, _ = candidates.candidate_pairs(doubt, cands, {**blocking, "max_block": 400})
+    assert pairs2.count() == 300
