@@ -103,6 +103,41 @@ def evaluate(data_dir, output_dir, run_id, conf_file):
         _fail(exc)
 
 
+@main.command("estimate-u")
+@click.option("--input", "input_dir", required=True, help="Input folder whose residents/ are sampled.")
+@click.option("--pairs", "n_pairs", default=1_000_000, show_default=True, type=int,
+              help="About how many random pairs of residents to compare.")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--conf", "conf_file", default=None)
+def estimate_u(input_dir, n_pairs, seed, conf_file):
+    """Estimate u per comparison level from random pairs of residents (prints YAML)."""
+    try:
+        import datetime as dt
+
+        from pyspark.sql import functions as F
+
+        from jobs import clean, estimate, features, readings
+        from jobs.config import load_config
+        from jobs.io import read_inputs
+        from jobs.session import get_spark
+
+        cfg = load_config(conf_file)
+        spark = get_spark(cfg)
+        residents, _, _ = read_inputs(spark, input_dir, cfg)
+        names = readings.reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
+        today = F.lit(dt.date.today().isoformat()).cast("date")
+        feats = (residents.transform(clean.clean_residents, today).where(F.col("usable"))
+                 .transform(features.resident_features).transform(readings.add_readings, names)
+                 .withColumnRenamed("birth_date", "bd").withColumnRenamed("sex", "sx").localCheckpoint())
+        est = estimate.u_by_level(estimate.random_pairs(feats, n_pairs, seed))
+        click.echo(estimate.as_yaml(est, cfg["thresholds"]["comparisons"]))
+    except TenkenError as exc:
+        _fail(exc)
+    except Exception as exc:  # noqa: BLE001
+        logging.getLogger("tenken").debug("failure", exc_info=True)
+        _fail(exc)
+
+
 # --- the headquarters' view: report, changes, export, runs (issue 6) ---------------------
 
 def _spark_cfg(conf_file):
