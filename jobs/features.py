@@ -68,4 +68,7 @@ def record_features(df: DataFrame, categories: dict) -> DataFrame:
         *[c for c in staged.columns if c != "__hp"],
         F.nullif(F.get("__hp", 0), F.lit("")).alias("hfam"), F.nullif(F.get("__hp", 1), F.lit("")).alias("hgiv"),
     ).withColumn("hk", F.nullif(F.concat_ws("", "hfam", "hgiv"), F.lit("")))
+    # an account holder written in the alphabet (foreign residents): compared token by token
+    staged = staged.withColumn("hatok", F.when(F.col("hk").rlike(r"^[A-Z][A-Z.,'\-]*$"),
+                                                N.alpha_tokens(F.col("account_holder_kana"))))
     return _add_name_features(staged, kept["name_kanji"], kept["name_kana"], kept["address"])

@@ -176,9 +176,21 @@ def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
         | ((F.levenshtein(F.col("hk"), person_kana) <= 1) & (F.length(person_kana) >= 4))
         | ((F.col("hgiv") == person_giv) & (F.col("hfam") != person_fam))  # account in a former name
     )
+    # alphabet holder names: the same tokens in any order, one typo, or a middle name dropped
+    person_atok = F.coalesce(F.col("r_atok"), F.col("atok"))
+    hatok = F.col("hatok")
+    alpha_ok = ((F.levenshtein(F.array_join(hatok, " "), F.array_join(person_atok, " ")) <= 2)
+                | ((F.size(hatok) >= 2) & F.forall(hatok, lambda t: F.array_contains(person_atok, t)))
+                | ((F.size(person_atok) >= 2) & F.forall(person_atok, lambda t: F.array_contains(hatok, t))))
+    alpha_holder = hatok.isNotNull()
+    # the holder is, exactly, another member of the person's household (a parent's account
+    # registered for a child): a mismatch even when the names are one kana apart (ユイ/ユキ)
+    other_member = F.coalesce(F.col("holder_other_member"), F.lit(False)) & F.coalesce(
+        F.col("hk") != person_kana, F.lit(True))
     mismatch = has_acct & F.col("hk").isNotNull() & (
-        (person_kana.isNotNull() & ~holder_ok)
-        | (person_kana.isNull() & F.coalesce(F.col("holder_other_member"), F.lit(False))))
+        (~alpha_holder & person_kana.isNotNull() & ~holder_ok)
+        | (alpha_holder & person_atok.isNotNull() & ~F.coalesce(alpha_ok, F.lit(False)))
+        | other_member)
     extra = F.filter(F.array(
         F.when(mismatch, F.lit("ACCOUNT_HOLDER_MISMATCH")),
         F.when(F.col("acct_people").isNotNull(), F.lit("SHARED_ACCOUNT")),

@@ -36,6 +36,9 @@ def _res():
     add(13, "SMITH JOHN", "スミス ジョン", "1988-07-07", "1", "H10")
     add(14, "中村 さくら", None, "2000-12-25", "2", "H11", "京都府京都市中京区烏丸通1番地")
     add(15, "中村 裕子", "ナカムラ ユウコ", "1972-03-03", "2", "H11", "京都府京都市中京区烏丸通1番地")
+    add(16, "松本 結衣", "マツモト ユイ", "2020-04-01", "2", "H12", "兵庫県神戸市中央区加納町6丁目5番1号")
+    add(17, "松本 由紀", "マツモト ユキ", "1990-07-07", "2", "H12", "兵庫県神戸市中央区加納町6丁目5番1号")
+    add(18, "SMITH ROBERT", None, "2019-05-05", "1", "H10")
     return r
 
 
@@ -77,6 +80,13 @@ def outcome(spark, cfg, tmp_path_factory):
         record_from(r[4], "PB04", account_holder_kana="ｻﾄｳ ﾐｻｷ", account_key="0009-100-1-1111111"),
         # neither the register nor the record has the person's reading, but the holder is her mother
         record_from(r[14], "PB05", name_kana=None, account_holder_kana="ﾅｶﾑﾗ ﾕｳｺ", account_key="0009-100-1-2222222"),
+        # the mother's account for the child: the given names are one kana apart (ユイ/ユキ)
+        record_from(r[16], "PB06", account_holder_kana="ﾏﾂﾓﾄ ﾕｷ", account_key="0009-100-1-3333333"),
+        # a typo in the holder's name that is nobody else's name: not an error
+        record_from(r[15], "PB07", account_holder_kana="ﾅｶﾑﾗ ﾕｳｺﾞ", account_key="0009-100-1-4444444"),
+        # alphabet names: the father's account for the son; the father's own account, name order swapped
+        record_from(r[18], "PB08", account_holder_kana="SMITH JOHN", account_key="0009-100-1-5555555"),
+        record_from(r[13], "PB09", account_holder_kana="JOHN SMITH", account_key="0009-100-1-6666666"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     summary = run(run_cfg, str(inp), str(out), "t1")
@@ -176,6 +186,11 @@ def test_accounts(outcome):
     assert ("public_benefit_account", "PB04") not in s
     pb5 = s[("public_benefit_account", "PB05")]
     assert pb5.reason == "ACCOUNT_HOLDER_MISMATCH" and pb5.evidence.holder_in_household is True
+    pb6 = s[("public_benefit_account", "PB06")]
+    assert pb6.reason == "ACCOUNT_HOLDER_MISMATCH" and pb6.evidence.holder_in_household is True
+    assert ("public_benefit_account", "PB07") not in s
+    assert s[("public_benefit_account", "PB08")].reason == "ACCOUNT_HOLDER_MISMATCH"
+    assert ("public_benefit_account", "PB09") not in s
 
 
 def test_runs_row_and_conservation(outcome, spark):
