@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -17,6 +18,21 @@ def _fail(exc: BaseException) -> None:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     click.echo(f"tenken: error: {msg}", err=True)
     sys.exit(code)
+
+
+def _one_line_errors(fn):
+    """Map errors to the contract's exit statuses with a one-line message (TenkenError: its
+    own status; anything else: 1, with the traceback only in the debug log)."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except TenkenError as exc:
+            _fail(exc)
+        except Exception as exc:  # noqa: BLE001 - anything else is exit 1 with one line
+            logging.getLogger("tenken").debug("failure", exc_info=True)
+            _fail(exc)
+    return wrapper
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -40,22 +56,17 @@ def main(verbose: bool, quiet: bool) -> None:
 @click.option("--conf", "conf_file", default=None, help="YAML merged over conf/local.yaml.")
 @click.option("--run-id", default=None, help="Run id (default: UTC timestamp). A rerun replaces its rows.")
 @click.option("--categories", default=None, help="Comma-separated subset of categories.")
+@_one_line_errors
 def reconcile(input_dir, output_dir, conf_file, run_id, categories):
     """Reconcile one input folder and publish the suspects."""
-    try:
-        from jobs.config import load_config
-        from jobs.pipeline import run
-        from jobs.report import print_summary
+    from jobs.config import load_config
+    from jobs.pipeline import run
+    from jobs.report import print_summary
 
-        cfg = load_config(conf_file)
-        only = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
-        summary = run(cfg, input_dir, output_dir, run_id, only)
-        print_summary(summary, cfg)
-    except TenkenError as exc:
-        _fail(exc)
-    except Exception as exc:  # noqa: BLE001 - anything else is exit 1 with one line
-        logging.getLogger("tenken").debug("failure", exc_info=True)
-        _fail(exc)
+    cfg = load_config(conf_file)
+    only = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
+    summary = run(cfg, input_dir, output_dir, run_id, only)
+    print_summary(summary, cfg)
 
 
 @main.command()
@@ -65,22 +76,20 @@ def reconcile(input_dir, output_dir, conf_file, run_id, categories):
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @click.option("--encoding", default="UTF-8", show_default=True, help="CSV encoding (UTF-8 or CP932).")
 @click.option("--rate", multiple=True, help="Override a rate, e.g. --rate wrong_random=0.002.")
+@_one_line_errors
 def generate(output_dir, residents, seed, fmt, encoding, rate):
     """Generate realistic sample input plus an answer key."""
-    try:
-        from jobs.generate import generate as gen
+    from jobs.generate import generate as gen
 
-        rates = {}
-        for item in rate:
-            k, _, v = item.partition("=")
-            if not v:
-                raise UsageError(f"--rate takes NAME=VALUE, got {item!r}")
-            rates[k.strip()] = float(v)
-        summary = gen(output_dir, residents, seed, fmt=fmt, encoding=encoding, rates=rates or None)
-        click.echo(f"wrote {summary.get('residents', residents)} residents and "
-                   f"{summary.get('records', '?')} records to {output_dir}")
-    except TenkenError as exc:
-        _fail(exc)
+    rates = {}
+    for item in rate:
+        k, _, v = item.partition("=")
+        if not v:
+            raise UsageError(f"--rate takes NAME=VALUE, got {item!r}")
+        rates[k.strip()] = float(v)
+    summary = gen(output_dir, residents, seed, fmt=fmt, encoding=encoding, rates=rates or None)
+    click.echo(f"wrote {summary.get('residents', residents)} residents and "
+               f"{summary.get('records', '?')} records to {output_dir}")
 
 
 @main.command()
@@ -88,19 +97,17 @@ def generate(output_dir, residents, seed, fmt, encoding, rate):
 @click.option("--output", "output_dir", required=True, help="The output folder of the run.")
 @click.option("--run-id", default=None, help="Run to evaluate (default: the newest published).")
 @click.option("--conf", "conf_file", default=None)
+@_one_line_errors
 def evaluate(data_dir, output_dir, run_id, conf_file):
     """Compare a run's suspects with the sample's answer key."""
-    try:
-        from jobs.config import load_config, token_key
-        from jobs.evaluate import evaluate as ev
-        from jobs.evaluate import format_result
-        from jobs.session import get_spark
+    from jobs.config import load_config, token_key
+    from jobs.evaluate import evaluate as ev
+    from jobs.evaluate import format_result
+    from jobs.session import get_spark
 
-        cfg = load_config(conf_file)
-        res = ev(get_spark(cfg), data_dir, output_dir, run_id, token_key(cfg))
-        click.echo(format_result(res))
-    except TenkenError as exc:
-        _fail(exc)
+    cfg = load_config(conf_file)
+    res = ev(get_spark(cfg), data_dir, output_dir, run_id, token_key(cfg))
+    click.echo(format_result(res))
 
 
 @main.command("estimate-u")
@@ -109,33 +116,28 @@ def evaluate(data_dir, output_dir, run_id, conf_file):
               help="About how many random pairs of residents to compare.")
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--conf", "conf_file", default=None)
+@_one_line_errors
 def estimate_u(input_dir, n_pairs, seed, conf_file):
     """Estimate u per comparison level from random pairs of residents (prints YAML)."""
-    try:
-        import datetime as dt
+    import datetime as dt
 
-        from pyspark.sql import functions as F
+    from pyspark.sql import functions as F
 
-        from jobs import clean, estimate, features, readings
-        from jobs.config import load_config
-        from jobs.io import read_inputs
-        from jobs.session import get_spark
+    from jobs import clean, estimate, features, readings
+    from jobs.config import load_config
+    from jobs.io import read_inputs
+    from jobs.session import get_spark
 
-        cfg = load_config(conf_file)
-        spark = get_spark(cfg)
-        residents, _, _ = read_inputs(spark, input_dir, cfg)
-        names = readings.reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
-        today = F.lit(dt.date.today().isoformat()).cast("date")
-        feats = (residents.transform(clean.clean_residents, today).where(F.col("usable"))
-                 .transform(features.resident_features).transform(readings.add_readings, names)
-                 .withColumnRenamed("birth_date", "bd").withColumnRenamed("sex", "sx").localCheckpoint())
-        est = estimate.u_by_level(estimate.random_pairs(feats, n_pairs, seed))
-        click.echo(estimate.as_yaml(est, cfg["thresholds"]["comparisons"]))
-    except TenkenError as exc:
-        _fail(exc)
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger("tenken").debug("failure", exc_info=True)
-        _fail(exc)
+    cfg = load_config(conf_file)
+    spark = get_spark(cfg)
+    residents, _, _ = read_inputs(spark, input_dir, cfg)
+    names = readings.reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
+    today = F.lit(dt.date.today().isoformat()).cast("date")
+    feats = (residents.transform(clean.clean_residents, today).where(F.col("usable"))
+             .transform(features.resident_features).transform(readings.add_readings, names)
+             .withColumnRenamed("birth_date", "bd").withColumnRenamed("sex", "sx").localCheckpoint())
+    est = estimate.u_by_level(estimate.random_pairs(feats, n_pairs, seed))
+    click.echo(estimate.as_yaml(est, cfg["thresholds"]["comparisons"]))
 
 
 # --- the headquarters' view: report, changes, export, runs (issue 6) ---------------------
@@ -152,38 +154,28 @@ def _spark_cfg(conf_file):
 @click.option("--output", "output_dir", required=True, help="The output folder of the runs.")
 @click.option("--run-id", default=None, help="Run to report (default: the newest published).")
 @click.option("--conf", "conf_file", default=None)
+@_one_line_errors
 def report(output_dir, run_id, conf_file):
     """Write OUTPUT/reports/<run_id>/index.html (and the run's rows of OUTPUT/changes)."""
-    try:
-        from jobs.report_html import write_report
+    from jobs.report_html import write_report
 
-        spark, cfg = _spark_cfg(conf_file)
-        path = write_report(spark, cfg, output_dir, run_id)
-        click.echo(f"wrote {path}")
-    except TenkenError as exc:
-        _fail(exc)
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger("tenken").debug("failure", exc_info=True)
-        _fail(exc)
+    spark, cfg = _spark_cfg(conf_file)
+    path = write_report(spark, cfg, output_dir, run_id)
+    click.echo(f"wrote {path}")
 
 
 @main.command()
 @click.option("--output", "output_dir", required=True, help="The output folder of the runs.")
 @click.option("--run-id", default=None, help="Run to compare with its previous published run (default: newest).")
 @click.option("--conf", "conf_file", default=None)
+@_one_line_errors
 def changes(output_dir, run_id, conf_file):
     """New / persisting / resolved suspects against the previous published run; rows go to OUTPUT/changes."""
-    try:
-        from jobs.changes import build_changes, format_counts
+    from jobs.changes import build_changes, format_counts
 
-        spark, cfg = _spark_cfg(conf_file)
-        ctx, counts = build_changes(spark, output_dir, run_id)
-        click.echo(format_counts(ctx, counts, cfg))
-    except TenkenError as exc:
-        _fail(exc)
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger("tenken").debug("failure", exc_info=True)
-        _fail(exc)
+    spark, cfg = _spark_cfg(conf_file)
+    ctx, counts = build_changes(spark, output_dir, run_id)
+    click.echo(format_counts(ctx, counts, cfg))
 
 
 @main.command()
@@ -195,45 +187,35 @@ def changes(output_dir, run_id, conf_file):
 @click.option("--encoding", default="utf-8-sig", show_default=True,
               type=click.Choice(["utf-8-sig", "cp932"], case_sensitive=False), help="CSV encoding.")
 @click.option("--conf", "conf_file", default=None)
+@_one_line_errors
 def export(output_dir, holder, category, run_id, dest, encoding, conf_file):
     """Write one holder's review queue as Parquet and CSV."""
-    try:
-        from jobs.export import export_holder
+    from jobs.export import export_holder
 
-        spark, cfg = _spark_cfg(conf_file)
-        res = export_holder(spark, cfg, output_dir, holder, category, run_id, dest, encoding)
-        click.echo(f"run {res['run_id']}: {res['rows']:,} suspects of {res['holder_id']} "
-                   f"({', '.join(res['categories'])})")
-        click.echo(f"  {res['parquet']}\n  {res['csv']} ({res['encoding']})")
-        if res["replaced_chars"]:
-            click.echo(f"  {res['replaced_chars']:,} character(s) not in CP932 replaced with '?' in the CSV "
-                       f"(the Parquet file keeps them)")
-    except TenkenError as exc:
-        _fail(exc)
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger("tenken").debug("failure", exc_info=True)
-        _fail(exc)
+    spark, cfg = _spark_cfg(conf_file)
+    res = export_holder(spark, cfg, output_dir, holder, category, run_id, dest, encoding)
+    click.echo(f"run {res['run_id']}: {res['rows']:,} suspects of {res['holder_id']} "
+               f"({', '.join(res['categories'])})")
+    click.echo(f"  {res['parquet']}\n  {res['csv']} ({res['encoding']})")
+    if res["replaced_chars"]:
+        click.echo(f"  {res['replaced_chars']:,} character(s) not in CP932 replaced with '?' in the CSV "
+                   f"(the Parquet file keeps them)")
 
 
 @main.command()
 @click.option("--output", "output_dir", required=True, help="The output folder of the runs.")
 @click.option("--limit", default=50, show_default=True, type=int, help="Newest runs to list (0: all).")
 @click.option("--conf", "conf_file", default=None)
+@_one_line_errors
 def runs(output_dir, limit, conf_file):
     """List past runs with status, counts and durations (newest first)."""
-    try:
-        from jobs.report import format_runs, runs_rows
+    from jobs.report import format_runs, runs_rows
 
-        spark, _ = _spark_cfg(conf_file)
-        rows = runs_rows(spark, output_dir)
-        if not rows:
-            raise UsageError(f"no runs table under {output_dir}")
-        click.echo(format_runs(rows[:limit] if limit > 0 else rows))
-    except TenkenError as exc:
-        _fail(exc)
-    except Exception as exc:  # noqa: BLE001
-        logging.getLogger("tenken").debug("failure", exc_info=True)
-        _fail(exc)
+    spark, _ = _spark_cfg(conf_file)
+    rows = runs_rows(spark, output_dir)
+    if not rows:
+        raise UsageError(f"no runs table under {output_dir}")
+    click.echo(format_runs(rows[:limit] if limit > 0 else rows))
 
 
 if __name__ == "__main__":  # pragma: no cover
