@@ -131,7 +131,7 @@ def estimate_u(input_dir, n_pairs, seed, conf_file):
     cfg = load_config(conf_file)
     spark = get_spark(cfg)
     residents, _, _ = read_inputs(spark, input_dir, cfg)
-    names = readings.reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
+    names = readings.configured_table(spark, cfg)
     today = F.lit(dt.date.today().isoformat()).cast("date")
     feats = (residents.transform(clean.clean_residents, today).where(F.col("usable"))
              .transform(features.resident_features).transform(readings.add_readings, names)

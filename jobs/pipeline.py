@@ -112,7 +112,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
 
     keys = key_frame(spark, key)
     with stages.stage("normalise"):
-        names = readings.reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
+        names = readings.configured_table(spark, cfg)
         residents = (
             residents_raw.transform(clean.clean_residents, today)
             .transform(features.resident_features)

@@ -100,6 +100,11 @@ def reading_table(spark: SparkSession, cache_dir: str | None = None) -> DataFram
     return spark.read.parquet(str(target))
 
 
+def configured_table(spark: SparkSession, cfg: dict) -> DataFrame:
+    """`reading_table` with the cache folder of the configuration (``readings.cache_dir``)."""
+    return reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
+
+
 def build_reading_table(spark: SparkSession) -> DataFrame:
     """``rw`` (word as a name key) -> ``rr`` (array of reading keys), one row per word.
 

@@ -26,6 +26,6 @@ def spark(cfg):
 @pytest.fixture(scope="session")
 def names(spark, cfg):
     """The kanji-name reading table (jobs.readings), built once per machine and cached."""
-    from jobs.readings import reading_table
+    from jobs.readings import configured_table
 
-    return reading_table(spark, (cfg.get("readings") or {}).get("cache_dir"))
+    return configured_table(spark, cfg)
