@@ -53,9 +53,11 @@ def _pass_keys(df: DataFrame, passes: list[dict], ids: list[str]) -> DataFrame:
     Each pass gives a ``base`` key and, when it has ``split_by``, a ``split`` key (base keys
     plus the split keys).  Rows with a null key column get no key for that pass.  A key
     column may be an array (the possible readings of a name): each element is a key.
+    One plain projection per pass variant, unioned (compiled expressions, no per-row
+    array of structs).
     """
     types = {f.name: f.dataType for f in df.schema.fields}
-    entries = []
+    frames = []
     for spec in passes:
         base = list(spec["keys"])
         variants = [("base", base)]
@@ -66,19 +68,17 @@ def _pass_keys(df: DataFrame, passes: list[dict], ids: list[str]) -> DataFrame:
             if len(arrays) > 1:
                 raise ValueError(f"blocking pass {spec['name']}: at most one array key, got {arrays}")
             ok = reduce(lambda a, b: a & b, [F.col(c).isNotNull() for c in cols])
-
-            def entry(value: Column | None = None, cols=cols, arrays=arrays, spec=spec, variant=variant) -> Column:
-                parts = [value if c in arrays else F.col(c).cast("string") for c in cols]
-                return F.struct(F.lit(spec["name"]).alias("pass"), F.lit(variant).alias("variant"),
-                                F.xxhash64(F.lit(spec["name"]), *parts).alias("bk"))
-
+            rows = df.where(ok)
             if arrays:
-                entries.append(F.when(ok, F.transform(F.array_distinct(F.col(arrays[0])), lambda v: entry(v))))
-            else:
-                entries.append(F.when(ok, F.array(entry())))
-    arr = F.filter(F.flatten(F.array(*[F.coalesce(e, F.array().cast(
-        "array<struct<pass:string,variant:string,bk:bigint>>")) for e in entries])), lambda e: e.isNotNull())
-    return df.select(*ids, F.explode(arr).alias("e")).select(*ids, "e.pass", "e.variant", "e.bk")
+                rows = (rows.select(*ids, *[c for c in cols if c not in arrays],
+                                    F.explode(F.array_distinct(F.col(arrays[0]))).alias(arrays[0]))
+                        .where(F.col(arrays[0]).isNotNull()))
+            parts = [F.col(c).cast("string") for c in cols]
+            frames.append(rows.select(*ids, F.lit(spec["name"]).alias("pass"), F.lit(variant).alias("variant"),
+                                      F.xxhash64(F.lit(spec["name"]), *parts).alias("bk")))
+    if not frames:
+        raise ValueError("no blocking pass applies (conf/blocking.yaml)")
+    return reduce(lambda a, b: a.unionByName(b), frames)
 
 
 def candidate_pairs(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[DataFrame, DataFrame]:
@@ -248,7 +248,9 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
     ties_linked = (good & F.coalesce(F.col("s_clean"), F.lit(False))
                    & F.coalesce(F.col("s_w") >= F.col("linked_w") - tie, F.lit(False)))
     suggest = good & beats_linked & ~tied
-    ambiguous = (good & beats_linked & tied) | (~F.col("doubtful") & ties_linked & F.col("r_num").isNotNull())
+    ambiguous = good & beats_linked & tied
+    if cls.get("flag_verified_ties", False):
+        ambiguous = ambiguous | (~F.col("doubtful") & ties_linked & F.col("r_num").isNotNull())
     wrong_person = questioned & suggest
     household = wrong_person & F.coalesce(F.col("s_hh") == F.col("r_hh"), F.lit(False))
 
@@ -273,9 +275,11 @@ def needs_search(linked: DataFrame, residents: DataFrame) -> Column:
             | ((F.col("number_state") == "ok") & F.col("r_num").isNull()))
 
 
-def ambiguous_residents(residents: DataFrame) -> DataFrame:
-    """Residents who share normalised name and birth date with another resident (同姓同名同生年月日)."""
-    w = Window.partitionBy("nk", "birth_date")
-    return (residents.where(F.col("nk").isNotNull() & F.col("birth_date").isNotNull())
-            .select("num", F.count(F.lit(1)).over(w).alias("n")).where(F.col("n") > 1)
-            .select(F.col("num").alias("amb_num")))
+def flag_ambiguous(residents: DataFrame) -> DataFrame:
+    """Add ``amb``: the (usable) resident shares normalised name and birth date with another
+    usable resident (同姓同名同生年月日).  One window over the register, so the flag travels
+    with the resident row instead of being joined to every record."""
+    w = Window.partitionBy("nk", "birth_date", "usable")
+    same = F.count(F.lit(1)).over(w)
+    known = F.col("nk").isNotNull() & F.col("birth_date").isNotNull() & F.col("usable")
+    return residents.withColumn("amb", F.coalesce(known & (same > 1), F.lit(False)))

@@ -16,6 +16,7 @@ from jobs.tokens import check_digit_ok, number_key, well_formed
 TEXT_COLUMNS = ("name_kanji", "name_kana", "address", "account_holder_kana", "account_key",
                 "household_id", "municipality_code")
 MAX_TEXT = 200
+MAX_BROADCAST_REPEATS = 200_000   # repeated record ids joined back by broadcast up to this many
 CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 MIN_BIRTH = "1880-01-01"
 FW_DIGITS = "０１２３４５６７８９"
@@ -28,8 +29,15 @@ def _problem(cond: Column, column: str, reason: str, action: str) -> Column:
 
 
 def _problem_list(*problems: Column) -> Column:
-    """The problems that apply, as ``array<struct<column, reason, action>>``."""
-    return F.filter(F.array(*problems).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+    """The problems that apply, as ``array<struct<column, reason, action>>``.
+
+    Problems are rare: the array is only built for a row that has one (the test is a
+    cheap OR of the conditions); other rows get the empty array."""
+    any_problem = F.lit(False)
+    for p in problems:
+        any_problem = any_problem | p.isNotNull()
+    return F.when(any_problem, F.filter(F.array(*problems).cast(f"array<{_PROBLEM}>"), lambda p: p.isNotNull())
+                  ).otherwise(F.array().cast(f"array<{_PROBLEM}>"))
 
 
 def _blank_to_null(c: Column) -> Column:
@@ -151,13 +159,21 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
                              "unparseable_boolean", "defaulted_true"))
     typed["active"] = F.coalesce(active, F.lit(True))
     typed["record_id"] = _blank_to_null(F.trim(F.col("record_id")))
-    cleaned = _finish(df, typed, num_problems + problems, ["category"] if "category" not in typed else [])
+    cleaned = _finish(df, typed, num_problems + problems, [])
     state = (F.when(F.col("individual_number").isNull(), "absent")
              .when(~F.col("__wf"), "malformed")
              .when(~F.col("__cd"), "check_digit")
              .otherwise("ok"))
-    w = Window.partitionBy("category", "record_id")
-    dup = F.col("record_id").isNotNull() & (F.count(F.lit(1)).over(w) > 1)
+    # repeated record ids: counted in a narrow aggregate (the wide rows are not shuffled for
+    # it); the repeated ones are few, so joining them back is usually a broadcast
+    repeated = (cleaned.where(F.col("record_id").isNotNull()).groupBy("category", "record_id")
+                .agg(F.count(F.lit(1)).alias("__n")).where(F.col("__n") > 1)
+                .select(F.col("category").alias("__rc"), F.col("record_id").alias("__rid"), F.lit(True).alias("__rep")))
+    if repeated.limit(MAX_BROADCAST_REPEATS + 1).count() <= MAX_BROADCAST_REPEATS:
+        repeated = F.broadcast(repeated)   # the usual case: the wide rows stay where they are
+    cleaned = cleaned.join(repeated, (F.col("category") == F.col("__rc")) & (F.col("record_id") == F.col("__rid")),
+                           "left").drop("__rc", "__rid")
+    dup = F.coalesce(F.col("__rep"), F.lit(False))
     no_id = F.col("record_id").isNull()
     extra = _problem_list(
         _problem(no_id, "record_id", "empty_record_id", "row_quarantined"),
@@ -168,7 +184,7 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
         .withColumn("num", F.when(F.col("number_state") == "ok", number_key("individual_number")))
         .withColumn("problems", F.concat(F.col("problems"), extra))
         .withColumn("usable", ~(no_id | dup))
-        .drop("__numf", "__wf", "__cd")
+        .drop("__numf", "__wf", "__cd", "__rep")
     )
 
 

@@ -134,7 +134,7 @@ def estimate_u(input_dir, n_pairs, seed, conf_file):
     names = readings.configured_table(spark, cfg)
     today = F.lit(dt.date.today().isoformat()).cast("date")
     feats = (residents.transform(clean.clean_residents, today).where(F.col("usable"))
-             .transform(features.resident_features).transform(readings.add_readings, names)
+             .transform(features.resident_features, readings=names)
              .withColumnRenamed("birth_date", "bd").withColumnRenamed("sex", "sx").localCheckpoint())
     est = estimate.u_by_level(estimate.random_pairs(feats, n_pairs, seed))
     click.echo(estimate.as_yaml(est, cfg["thresholds"]["comparisons"]))

@@ -1,74 +1,158 @@
 """Normalise and tokenise: comparison keys for residents and records (DataFrame -> DataFrame).
 
-The keys make normal variation compare equal (see `jobs.normalise`).  Each expensive
-normalisation runs once per value: the parts are computed in one projection and the
-whole-name keys and the area key are derived from them in the next, so Spark does not
-inline (and repeat) the large expressions.
+The keys make normal variation compare equal (see `jobs.normalise`).  Normalisation is
+the costliest per-value work of a run (some forty regular expressions per record), and
+the same values come back again and again: one person's name, reading and address appear
+in the register and in each of their records, so a sample has about one distinct name per
+seven rows.  The keys are therefore computed once per **distinct value**, in three value
+tables (names, readings, addresses; `value_tables`), and joined back to every row on the
+raw value.  The same tables serve the register and the records, so a name written the same
+way on both sides is normalised once.
+
+Inside a table each expensive normalisation runs once per value: the parts are computed in
+one projection and the whole-name keys and the area key are derived from them in the next,
+so Spark does not inline (and repeat) the large expressions.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs import normalise as N
 
+NAME_KEYS = ("nk", "nfam", "ngiv", "alpha", "atok", "rfam", "rgiv")
+KANA_KEYS = ("kk", "kfam", "kgiv", "katok")
+ADDRESS_KEYS = ("ak", "aa")
 FEATURES = ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
+"""The comparison keys every resident and record gets (plus ``rfam``/``rgiv``)."""
+
+_ALPHA_NAME = r"^[A-Z][A-Z.,'\-]*$"
 
 
-def _add_name_features(df: DataFrame, name: Column, kana: Column, address: Column) -> DataFrame:
-    base = [c for c in df.columns if c not in FEATURES]
-    layer1 = df.select(
-        *base,
-        N.name_pieces(name).alias("__np"),
-        N.kana_pieces(kana).alias("__kp"),
-        N.address_key(address).alias("ak"),
-        name.alias("__name"),
-    )
-    layer2 = layer1.select(
-        *base,
+class ValueTables(NamedTuple):
+    """The keys of each distinct raw value (column ``v``): names, readings, addresses."""
+
+    names: DataFrame
+    kana: DataFrame
+    addresses: DataFrame
+
+
+def _distinct(frames_and_cols: list[tuple[DataFrame, Column]]) -> DataFrame:
+    parts = [df.select(col.alias("v")) for df, col in frames_and_cols]
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    return union.where(F.col("v").isNotNull()).distinct()
+
+
+def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFrame:
+    """``v`` -> ``nfam``, ``ngiv``, ``nk``, ``alpha``, ``atok`` and, with a reading table,
+    ``rfam``/``rgiv`` (`jobs.readings.add_readings`; null arrays without one)."""
+    parts = values.select("v", N.name_pieces(F.col("v")).alias("__np"))
+    keyed = parts.select(
+        "v",
         F.nullif(F.get("__np", 0), F.lit("")).alias("nfam"),
         F.nullif(F.get("__np", 1), F.lit("")).alias("ngiv"),
+    ).withColumn("nk", F.nullif(F.concat_ws("", "nfam", "ngiv"), F.lit("")))
+    alpha = F.coalesce(F.col("nk").rlike(_ALPHA_NAME), F.lit(False))
+    keyed = keyed.select("*", alpha.alias("alpha")).withColumn(
+        "atok", F.when(F.col("alpha"), N.alpha_tokens(F.col("v"))))
+    if readings is not None:
+        from jobs.readings import add_readings
+
+        return keyed.transform(add_readings, readings)
+    none = F.lit(None).cast("array<string>")
+    return keyed.select("*", none.alias("rfam"), none.alias("rgiv"))
+
+
+def kana_table(values: DataFrame) -> DataFrame:
+    """``v`` -> ``kfam``, ``kgiv``, ``kk`` and ``katok`` (alphabet tokens of a holder name
+    written in the alphabet, as foreign residents' accounts are)."""
+    parts = values.select("v", N.kana_pieces(F.col("v")).alias("__kp"))
+    keyed = parts.select(
+        "v",
         F.nullif(F.get("__kp", 0), F.lit("")).alias("kfam"),
         F.nullif(F.get("__kp", 1), F.lit("")).alias("kgiv"),
-        "ak",
-        N.area_of_address_key("ak").alias("aa"),
-        "__name",
-    )
-    nk = F.nullif(F.concat_ws("", "nfam", "ngiv"), F.lit(""))
-    kk = F.nullif(F.concat_ws("", "kfam", "kgiv"), F.lit(""))
-    layer3 = layer2.select("*", nk.alias("nk"), kk.alias("kk"))
-    alpha = F.coalesce(F.col("nk").rlike(r"^[A-Z][A-Z.,'\-]*$"), F.lit(False))
-    return layer3.select(
-        *base, *[c for c in ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv")],
-        alpha.alias("alpha"),
-        F.when(alpha, N.alpha_tokens(F.col("__name"))).alias("atok"),
-        "ak", "aa",
-    )
+    ).withColumn("kk", F.nullif(F.concat_ws("", "kfam", "kgiv"), F.lit("")))
+    return keyed.withColumn("katok", F.when(F.col("kk").rlike(_ALPHA_NAME), N.alpha_tokens(F.col("v"))))
 
 
-def resident_features(df: DataFrame) -> DataFrame:
-    """Add comparison keys to cleaned resident rows."""
-    return _add_name_features(df, F.col("name_kanji"), F.col("name_kana"), F.col("address"))
+def address_table(values: DataFrame) -> DataFrame:
+    """``v`` -> ``ak`` (address key) and ``aa`` (its area part)."""
+    keyed = values.select("v", N.address_key(F.col("v")).alias("ak"))
+    return keyed.select("v", "ak", N.area_of_address_key("ak").alias("aa"))
 
 
-def record_features(df: DataFrame, categories: dict) -> DataFrame:
-    """Add comparison keys to cleaned records, blanking fields the holder does not keep.
-
-    A field the category's holder does not keep (conf/categories.yaml) is compared as
-    missing, whatever the file holds.
-    """
+def kept_fields(categories: dict) -> dict[str, Column]:
+    """Each basic field of a record, null where the category's holder does not keep it
+    (conf/categories.yaml): such a field is compared as missing, whatever the file holds."""
     kept = {}
     for field in ("name_kanji", "name_kana", "birth_date", "sex", "address"):
         ids = [cid for cid, spec in categories.items() if field in spec["fields"]]
         kept[field] = F.when(F.col("category").isin(ids), F.col(field))
-    staged = df.select("*", kept["birth_date"].alias("bd"), kept["sex"].alias("sx"),
-                       N.kana_pieces(F.col("account_holder_kana")).alias("__hp"))
-    staged = staged.select(
-        *[c for c in staged.columns if c != "__hp"],
-        F.nullif(F.get("__hp", 0), F.lit("")).alias("hfam"), F.nullif(F.get("__hp", 1), F.lit("")).alias("hgiv"),
-    ).withColumn("hk", F.nullif(F.concat_ws("", "hfam", "hgiv"), F.lit("")))
-    # an account holder written in the alphabet (foreign residents): compared token by token
-    staged = staged.withColumn("hatok", F.when(F.col("hk").rlike(r"^[A-Z][A-Z.,'\-]*$"),
-                                                N.alpha_tokens(F.col("account_holder_kana"))))
-    return _add_name_features(staged, kept["name_kanji"], kept["name_kana"], kept["address"])
+    return kept
+
+
+def value_tables(residents: DataFrame | None, records: DataFrame | None = None,
+                 categories: dict | None = None, readings: DataFrame | None = None) -> ValueTables:
+    """The three value tables of every distinct name, reading (holder names included) and
+    address of the cleaned residents and (optionally) records.
+
+    Materialise them when they are joined more than once (the pipeline checkpoints them)."""
+    names, kana, addresses = [], [], []
+    if residents is not None:
+        names.append((residents, F.col("name_kanji")))
+        kana.append((residents, F.col("name_kana")))
+        addresses.append((residents, F.col("address")))
+    if records is not None:
+        kept = kept_fields(categories or {})
+        names.append((records, kept["name_kanji"]))
+        kana.append((records, kept["name_kana"]))
+        if "account_holder_kana" in records.columns:
+            kana.append((records, F.col("account_holder_kana")))
+        addresses.append((records, kept["address"]))
+    return ValueTables(name_table(_distinct(names), readings), kana_table(_distinct(kana)),
+                       address_table(_distinct(addresses)))
+
+
+def _join_keys(df: DataFrame, value: Column, table: DataFrame, keys: dict[str, str]) -> DataFrame:
+    """Left-join ``table`` on ``value`` = ``v``, adding ``keys`` (table column -> new name)."""
+    side = table.select(F.col("v").alias("__v"), *[F.col(k).alias(out) for k, out in keys.items()])
+    return df.join(side, value == F.col("__v"), "left").drop("__v")
+
+
+def _add_keys(df: DataFrame, tables: ValueTables, name: Column, kana: Column, address: Column) -> DataFrame:
+    out = _join_keys(df, name, tables.names, {k: k for k in NAME_KEYS})
+    out = _join_keys(out, kana, tables.kana, {"kk": "kk", "kfam": "kfam", "kgiv": "kgiv"})
+    out = _join_keys(out, address, tables.addresses, {"ak": "ak", "aa": "aa"})
+    return out.withColumn("alpha", F.coalesce(F.col("alpha"), F.lit(False)))
+
+
+def resident_features(df: DataFrame, tables: ValueTables | None = None,
+                      readings: DataFrame | None = None) -> DataFrame:
+    """Add comparison keys to cleaned resident rows (``FEATURES`` plus ``rfam``/``rgiv``).
+
+    ``tables`` are the value tables of `value_tables`; without them they are built from
+    ``df`` itself (with ``readings``, the reading table, when given)."""
+    tables = tables or value_tables(df, readings=readings)
+    return _add_keys(df, tables, F.col("name_kanji"), F.col("name_kana"), F.col("address"))
+
+
+def record_features(df: DataFrame, categories: dict, tables: ValueTables | None = None,
+                    readings: DataFrame | None = None) -> DataFrame:
+    """Add comparison keys to cleaned records, blanking fields the holder does not keep,
+    plus ``bd``/``sx`` and the account holder's keys ``hfam``/``hgiv``/``hk``/``hatok``."""
+    tables = tables or value_tables(None, df, categories, readings)
+    kept = kept_fields(categories)
+    staged = df.select("*", kept["birth_date"].alias("bd"), kept["sex"].alias("sx"))
+    if "account_holder_kana" in df.columns:
+        staged = _join_keys(staged, F.col("account_holder_kana"), tables.kana,
+                            {"kfam": "hfam", "kgiv": "hgiv", "kk": "hk", "katok": "hatok"})
+    else:
+        none = F.lit(None).cast("string")
+        staged = staged.select("*", none.alias("hfam"), none.alias("hgiv"), none.alias("hk"),
+                               F.lit(None).cast("array<string>").alias("hatok"))
+    return _add_keys(staged, tables, kept["name_kanji"], kept["name_kana"], kept["address"])

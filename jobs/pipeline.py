@@ -113,17 +113,20 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
     keys = key_frame(spark, key)
     with stages.stage("normalise"):
         names = readings.configured_table(spark, cfg)
+        residents_clean = residents_raw.transform(clean.clean_residents, today)
+        records_clean = records_raw.transform(clean.clean_records, today)
+        # every distinct name, reading and address is normalised once (see jobs.features)
+        tables = features.ValueTables(*[
+            materialise(t, cfg) for t in
+            features.value_tables(residents_clean, records_clean, cfg["categories"], names)])
         residents = (
-            residents_raw.transform(clean.clean_residents, today)
-            .transform(features.resident_features)
-            .transform(readings.add_readings, names)
+            residents_clean.transform(features.resident_features, tables)
+            .transform(candidates.flag_ambiguous)
             .transform(lambda d: with_tokens(d, keys, {"token": "individual_number"}))
             .transform(materialise, cfg)
         )
         records = (
-            records_raw.transform(clean.clean_records, today)
-            .transform(features.record_features, cfg["categories"])
-            .transform(readings.add_readings, names)
+            records_clean.transform(features.record_features, cfg["categories"], tables)
             .transform(materialise, cfg)
         )
         n_residents = residents.count()
@@ -152,20 +155,28 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
 
     with stages.stage("verify"):
         linked = (
+            # the raw text and the field problems are not needed after the input gate: the
+            # linked rows (shuffled once, to meet their resident) carry keys only
             records.where(F.col("usable"))
+            .drop("name_kanji", "name_kana", "address", "account_holder_kana", "birth_date", "sex", "problems",
+                  "usable")
             .transform(verify.link_residents, residents.where(F.col("usable")))
             .transform(verify.compare_links, cfg["thresholds"])
             .transform(verify.link_reasons, cfg["categories"], cfg["thresholds"], today)
             .transform(verify.account_reasons, residents.where(F.col("usable")))
         )
-        amb = candidates.ambiguous_residents(residents.where(F.col("usable")))
-        linked = (linked.join(amb, F.col("num") == F.col("amb_num"), "left")
-                  .withColumn("in_ambiguous_group", F.col("amb_num").isNotNull()).drop("amb_num")
+        linked = (linked.withColumn("in_ambiguous_group", F.coalesce(F.col("r_amb"), F.lit(False)))
                   .transform(materialise, cfg))
 
     with stages.stage("search"):
         blocking = cfg["blocking"]
-        doubt = (linked.where(candidates.needs_search(linked, residents) | F.col("in_ambiguous_group"))
+        # only the questioned records are searched (and joined with what the search found);
+        # the others go straight on, so the wide linked rows are never shuffled here
+        questioned = candidates.needs_search(linked, residents)
+        if (cfg["blocking"].get("classify") or {}).get("flag_verified_ties", False):
+            questioned = questioned | F.col("in_ambiguous_group")
+        questioned = F.coalesce(questioned, F.lit(True))
+        doubt = (linked.where(questioned)
                  .transform(candidates.blocking_keys)
                  .transform(materialise, cfg))
         n_doubt = doubt.count()
@@ -175,8 +186,10 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         n_pairs = pairs.count()
         scored = materialise(candidates.score_pairs(pairs, doubt, cands, cfg["thresholds"], blocking, n_residents), cfg)
         best = materialise(candidates.best_candidates(scored, doubt, cfg["thresholds"]), cfg)
-        searched = candidates.apply_candidates(linked, best, blocking)
-        figures = {"doubtful_records": int(n_doubt), "candidate_pairs": int(n_pairs)}
+        searched = linked.where(~questioned).unionByName(
+            candidates.apply_candidates(doubt.select(*linked.columns), best, blocking), allowMissingColumns=True)
+        figures = {"doubtful_records": int(n_doubt), "candidate_pairs": int(n_pairs),
+                   "ambiguous_residents": int(residents.where(F.col("amb")).count())}
         for r in pass_figures.collect():
             for k in ("pairs", "largest_block", "oversized_blocks", "skipped_blocks"):
                 figures[f"pass.{r['pass']}.{k}"] = int(r[k] or 0)

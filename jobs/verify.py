@@ -14,13 +14,16 @@ from pyspark.sql import functions as F
 from jobs import compare as C
 
 RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", "municipality_code",
-                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "alpha", "atok", "ak", "aa")
+                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "alpha", "atok", "ak", "aa", "amb")
 
 
 def resident_side(residents: DataFrame, prefix: str = "r_") -> DataFrame:
     """The register's comparison columns with a prefix (``bd``/``sx`` named as on records)."""
     cols = []
     for c in RESIDENT_COLS:
+        if c == "amb" and c not in residents.columns:
+            cols.append(F.lit(False).alias(prefix + c))
+            continue
         out = {"birth_date": "bd", "sex": "sx", "household_id": "hh", "municipality_code": "muni"}.get(c, c)
         cols.append(F.col(c).alias(prefix + out))
     return residents.select(*cols)
@@ -157,7 +160,8 @@ def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
              F.sort_array(F.collect_set("record_id")).alias("acct_records"))
         .where(F.col("acct_people") > 1)
     )
-    df = df.join(shared, "account_key", "left")
+    # few accounts are shared: broadcast, so the linked records are not shuffled for it
+    df = df.join(F.broadcast(shared), "account_key", "left")
 
     acct = df.where(has_acct & F.col("hk").isNotNull() & F.col("r_hh").isNotNull()).select(
         "category", "record_id", "r_hh", "hk", "num")
@@ -166,7 +170,7 @@ def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
     other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("hk") == F.col("m_kk"))
                        & (F.col("num") != F.col("m_num")))
              .select("category", "record_id").distinct().withColumn("holder_other_member", F.lit(True)))
-    df = df.join(other, ["category", "record_id"], "left")
+    df = df.join(F.broadcast(other), ["category", "record_id"], "left")
 
     person_kana = F.coalesce(F.col("r_kk"), F.col("kk"))
     person_fam = F.coalesce(F.col("r_kfam"), F.col("kfam"))

@@ -6,7 +6,6 @@ from pyspark.sql import functions as F
 
 from jobs import compare as C
 from jobs.features import FEATURES, resident_features
-from jobs.readings import add_readings
 
 A = "東京都千代田区丸の内1丁目2番3号"
 # (record, resident, expected levels); a side is (name_kanji, name_kana, birth_date, sex, address)
@@ -53,7 +52,7 @@ def _side(spark, names, rows, prefix):
     df = spark.createDataFrame(
         [(i, n, k, dt.date.fromisoformat(b) if b else None, s, a) for i, (n, k, b, s, a) in rows],
         "id int, name_kanji string, name_kana string, birth_date date, sex string, address string")
-    feats = resident_features(df).transform(add_readings, names)
+    feats = resident_features(df, readings=names)
     return feats.select(F.col("id").alias(f"{prefix}id"), *[F.col(c).alias(prefix + c) for c in FEATURES + ("rfam", "rgiv")],
                         F.col("birth_date").alias(prefix + "bd"), F.col("sex").alias(prefix + "sx"))
 

@@ -6,7 +6,6 @@ from pyspark.sql import functions as F
 
 from jobs import estimate
 from jobs.features import resident_features
-from jobs.readings import add_readings
 
 
 def test_u_from_random_pairs(spark, names):
@@ -16,7 +15,7 @@ def test_u_from_random_pairs(spark, names):
              str(1 + i % 2), f"千代田区丸の内{i % 3}-{i % 7}-1") for i in range(400)]
     res = (spark.createDataFrame(rows, "num long, name_kanji string, name_kana string, birth_date date, "
                                        "sex string, address string")
-           .transform(resident_features).transform(add_readings, names)
+           .transform(resident_features, readings=names)
            .withColumnRenamed("birth_date", "bd").withColumnRenamed("sex", "sx"))
     pairs = estimate.random_pairs(res, 20000, seed=3)
     n = pairs.count()

@@ -71,7 +71,8 @@ def outcome(spark, cfg, tmp_path_factory):
     write_category(inp, "health_insurance", hi)
     write_category(inp, "intractable_disease", [record_from(r[2], "ID01"), record_from(r[2], "ID02"),
                                                 record_from(r[1], "ID03", active=False), record_from(r[1], "ID04")])
-    write_category(inp, "mynapoint", [record_from(r[11], "MP01"), record_from(r[8], "MP02")])
+    write_category(inp, "mynapoint", [record_from(r[11], "MP01"), record_from(r[8], "MP02"),
+                                      record_from(r[11], "MP03", individual_number=number(1))])
     write_category(inp, "school_health", [record_from(r[1], "SH01"), record_from(r[3], "SH02")])
     write_category(inp, "public_benefit_account", [
         record_from(r[3], "PB01", account_holder_kana="ﾔﾏﾀﾞ ﾀﾛｳ", account_key="0001-001-1-1234567"),
@@ -170,7 +171,12 @@ def test_duplicate_and_mismatch(outcome):
 
 
 def test_ambiguous_and_age(outcome):
-    assert _reason(outcome, "mynapoint", "MP01") == "AMBIGUOUS_IDENTITY"
+    # 伊藤花 has a 同姓同名同生年月日 twin and mynapoint keeps only name and birth date: a link
+    # to one of them verifies and is not flagged (flag_verified_ties: false) ...
+    assert ("mynapoint", "MP01") not in outcome["suspects"]
+    assert outcome["summary"]["figures"]["ambiguous_residents"] == 2
+    # ... but a record linked to somebody else whose best candidates are the twins is a tie
+    assert _reason(outcome, "mynapoint", "MP03") == "AMBIGUOUS_IDENTITY"
     assert ("mynapoint", "MP02") not in outcome["suspects"]   # 同姓同名 but birth dates differ
     assert _reason(outcome, "school_health", "SH01") == "AGE_INELIGIBLE"
 
@@ -227,3 +233,23 @@ def test_no_full_number_in_outputs(outcome, spark):
             for n in numbers:
                 assert n.encode() not in data, f"{n} in {path}"
     assert KEY not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+
+
+def test_verified_ties_flag(spark):
+    """flag_verified_ties decides whether a verified link with an equally good other resident
+    is flagged; a doubtful link whose two best candidates tie is AMBIGUOUS_IDENTITY either way."""
+    from jobs.candidates import apply_candidates
+
+    linked = spark.createDataFrame(
+        [("c", "V1", [], False, False, 1, "H1"), ("c", "D1", ["ATTRIBUTE_MISMATCH"], True, False, 2, "H2")],
+        "category string, record_id string, reasons array<string>, doubtful boolean, unconfirmed boolean, "
+        "r_num long, r_hh string")
+    best = spark.createDataFrame(
+        [("c", "V1", 0.99, True, 20.0, 20.0, None, None, "H9", "tv"),
+         ("c", "D1", 0.99, True, -5.0, 20.0, 19.5, True, "H8", "td")],
+        "category string, record_id string, s_score double, s_clean boolean, linked_w double, s_w double, "
+        "second_w double, second_clean boolean, s_hh string, s_token string")
+    for flag, expect_v1 in ((False, []), (True, ["AMBIGUOUS_IDENTITY"])):
+        got = {r.record_id: r for r in apply_candidates(linked, best, {"classify": {"flag_verified_ties": flag}}).collect()}
+        assert got["V1"].reasons == expect_v1
+        assert got["D1"].reasons == ["AMBIGUOUS_IDENTITY"] and got["D1"].s_token is None
