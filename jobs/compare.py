@@ -84,12 +84,23 @@ def name_kanji_level(l: str, r: str) -> Column:
     )
 
 
+def _kana_reads_kanji(kana: Column, fam_readings: Column, giv_readings: Column) -> Column:
+    """The reading (whole, with or without a space) is a dictionary reading of the other
+    side's kanji: some family reading followed by some given reading."""
+    return F.coalesce(F.exists(fam_readings, lambda x: F.exists(giv_readings, lambda y: F.concat(x, y) == kana)),
+                      F.lit(False))
+
+
 def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str = "kgiv",
                     rkey: str = "kk", rfam: str = "kfam", rgiv: str = "kgiv") -> Column:
     a, b = _c(l, key), _c(r, rkey)
     fl, gl, fr, gr = _aligned(l, r, key, fam, giv)
+    # one side has no reading: its kanji's dictionary readings stand in (コバヤシサクラ ~ 小林 さくら)
+    reads = F.when(a.isNotNull() & b.isNull(), _kana_reads_kanji(a, _c(r, "rfam"), _c(r, "rgiv"))).when(
+        a.isNull() & b.isNotNull(), _kana_reads_kanji(b, _c(l, "rfam"), _c(l, "rgiv")))
     return (
-        F.when(a.isNull() | b.isNull(), "missing")
+        F.when(F.coalesce(reads, F.lit(False)), "reading")
+        .when(a.isNull() | b.isNull(), "missing")
         .when(a == b, "exact")
         .when((gl == gr) & (fl != fr), "maiden")
         .when(_close(a, b, 1, 3), "close")
@@ -158,17 +169,17 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
     r_ok = kana.isin("exact")
     return (
         F.when((kanji == "missing") & (kana == "missing"), "unknown")
-        .when(k_ok & kana.isin("exact", "missing"), "agree")
-        .when((kanji == "missing") & r_ok, "agree")
+        .when(k_ok & kana.isin("exact", "missing", "reading"), "agree")
+        .when((kanji == "missing") & kana.isin("exact", "reading"), "agree")
         .when(k_ok, "soft")                                   # kanji equal, reading differs
         .when(kanji.isin("reading") & ~kana.isin("different", "given_diff"), "soft")  # 洋子/陽子, both read ヨウコ
         .when(kanji.isin("alpha_close"), "soft")      # readings of foreign names vary too much to overrule
         .when(r_ok, "soft")                                   # same reading, other kanji
-        .when(kanji.isin("maiden") & kana.isin("maiden", "missing"), "soft")
+        .when(kanji.isin("maiden") & kana.isin("maiden", "missing", "reading"), "soft")
         .when((kanji == "missing") & kana.isin("close", "maiden"), "soft")
         # given names written differently and no reading to compare on one side: 陽子 and
         # 洋子 may be the same person; only a better candidate can show the link is wrong
-        .when((kanji == "given_diff") & (kana == "missing"), "unconfirmed")
+        .when((kanji == "given_diff") & kana.isin("missing", "reading"), "unconfirmed")
         .otherwise("hard")
     )
 

@@ -63,9 +63,14 @@ def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFram
     if readings is not None:
         from jobs.readings import add_readings
 
-        return keyed.transform(add_readings, readings)
-    none = F.lit(None).cast("array<string>")
-    return keyed.select("*", none.alias("rfam"), none.alias("rgiv"))
+        keyed = keyed.transform(add_readings, readings)
+    else:
+        none = F.lit(None).cast("array<string>")
+        keyed = keyed.select("*", none.alias("rfam"), none.alias("rgiv"))
+    # a part written in kana (小林 さくら) reads as itself
+    kana_only = "^[\u30a1-\u30fa]+$"
+    return (keyed.withColumn("rfam", F.coalesce("rfam", F.when(F.col("nfam").rlike(kana_only), F.array("nfam"))))
+            .withColumn("rgiv", F.coalesce("rgiv", F.when(F.col("ngiv").rlike(kana_only), F.array("ngiv")))))
 
 
 def kana_table(values: DataFrame) -> DataFrame:

@@ -170,6 +170,6 @@ def reading_keys(df: DataFrame) -> DataFrame:
     fam = F.coalesce(F.when(F.col("kfam").isNotNull(), F.array("kfam")), F.col("rfam"))
     giv = F.coalesce(F.when(F.col("kgiv").isNotNull(), F.array("kgiv")), F.col("rgiv"))
     full = F.flatten(F.transform(fam, lambda x: F.transform(giv, lambda y: F.concat(x, y))))
-    rk = F.coalesce(F.when(F.col("kk").isNotNull() & F.col("kgiv").isNotNull(), F.array("kk")),
+    rk = F.coalesce(F.when(F.col("kk").isNotNull(), F.array("kk")),
                     F.slice(full, 1, MAX_FULL))
     return df.withColumn("rk", rk).withColumn("rkf", fam)

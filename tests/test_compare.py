@@ -36,7 +36,7 @@ CASES = [
     # other kanji, one reading (洋子/陽子), no reading on the record: the dictionary tells
     (("山田 洋子", None, "1980-01-01", "2", None),
      ("山田 陽子", "ヤマダ ヨウコ", "1980-01-01", "2", A),
-     {"name_kanji": "reading", "name_kana": "missing"}),
+     {"name_kanji": "reading", "name_kana": "reading"}),
     # a kanji-only record against the register's reading of other kanji
     (("佐藤 翔太", None, "1990-02-02", "1", None),
      ("佐藤 将太", "サトウ ショウタ", "1990-02-02", "1", A),
@@ -45,6 +45,22 @@ CASES = [
     (("山田 優太", None, "2001-03-03", "1", None),
      ("山田 優斗", "ヤマダ ユウト", "2001-03-03", "1", A),
      {"name_kanji": "given_diff", "name_kana": "missing"}),
+]
+
+
+CASES += [
+    # a kana-only record written without a space, against a kanji-only resident: the
+    # dictionary reading of the kanji (a kana part reads as itself) is the record's reading
+    ((None, "コバヤシサクラ", "2001-05-13", "2", None),
+     ("小林 さくら", None, "2001-05-13", "2", A),
+     {"name_kanji": "missing", "name_kana": "reading"}),
+    ((None, "さとう　けんいち", "1970-01-01", "1", None),
+     ("佐藤 健一", None, "1970-01-01", "1", A),
+     {"name_kanji": "missing", "name_kana": "reading"}),
+    # ... but not another given name's reading
+    ((None, "サトウ ケンジ", "1970-01-01", "1", None),
+     ("佐藤 健一", None, "1970-01-01", "1", A),
+     {"name_kanji": "missing", "name_kana": "missing"}),
 ]
 
 
@@ -76,6 +92,8 @@ def test_levels_and_judgement(spark, names):
     assert got[7].judgement == "soft"        # same reading, other kanji: normal variation
     assert got[8].judgement == "soft"
     assert got[9].judgement == "unconfirmed"  # searched; flagged only if the twin is found
+    assert got[10].judgement == "agree" and got[11].judgement == "agree"
+    assert got[12].judgement == "unknown"
 
 
 def test_weights_order_levels(cfg):

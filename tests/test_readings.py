@@ -16,6 +16,7 @@ def test_readings_of_known_and_compound_words(spark, names):
         (2, "小鳥遊", "陽向", None, None, None),    # 陽向 is not in the dictionary: 陽 + 向
         (3, "SMITH", None, None, None, None),
         (4, "佐藤", "陽子", "サトウ", "ヨウコ", "サトウヨウコ"),
+        (5, None, None, "コバヤシサクラ", None, "コバヤシサクラ"),   # a reading written without a space
     ])
     out = {r.id: r for r in df.transform(add_readings, names).transform(reading_keys).collect()}
     assert out[1].rfam == ["サトウ"]
@@ -26,6 +27,8 @@ def test_readings_of_known_and_compound_words(spark, names):
     assert out[3].rfam is None and out[3].rk is None
     # a record with its own reading is keyed by it, not by the dictionary's guesses
     assert out[4].rk == ["サトウヨウコ"] and out[4].rkf == ["サトウ"]
+    # ... also when it has no space (it is still the whole reading, so the full-reading pass finds it)
+    assert out[5].rk == ["コバヤシサクラ"]
 
 
 def test_array_blocking_key_gives_a_block_per_reading(spark, names):
