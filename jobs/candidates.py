@@ -21,7 +21,7 @@ from jobs.readings import reading_keys
 
 KEY = ["category", "record_id"]
 CAND_COLS = ("num", "token", "household_id", "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv",
-             "rfam", "rgiv", "alpha", "atok", "ak", "aa")
+             "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")
 
 
 def blocking_keys(df: DataFrame) -> DataFrame:
@@ -42,7 +42,7 @@ def resident_candidates(residents: DataFrame) -> DataFrame:
     """Residents as candidates: ``bd``/``sx`` named as on records, plus blocking keys."""
     return blocking_keys(
         residents.select(*[F.col(c) for c in ("num", "token", "household_id", "nk", "nfam", "ngiv", "kk",
-                                              "kfam", "kgiv", "rfam", "rgiv", "alpha", "atok", "ak", "aa")],
+                                              "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")],
                          F.col("birth_date").alias("bd"), F.col("sex").alias("sx"))
     )
 
@@ -146,7 +146,7 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     cls = blocking.get("classify", {})
     tf_fields = set(cls.get("tf_adjust", []))
     floor = float(cls.get("tf_floor", 1e-6))
-    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "alpha",
+    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha",
                         "atok", "ak", "aa")
     right = cands.select(*[F.col(c).alias(f"c_{c}") for c in CAND_COLS])
     df = pairs.join(left, KEY).join(right, F.col("num") == F.col("c_num"))

@@ -84,11 +84,10 @@ def name_kanji_level(l: str, r: str) -> Column:
     )
 
 
-def _kana_reads_kanji(kana: Column, fam_readings: Column, giv_readings: Column) -> Column:
-    """The reading (whole, with or without a space) is a dictionary reading of the other
-    side's kanji: some family reading followed by some given reading."""
-    return F.coalesce(F.exists(fam_readings, lambda x: F.exists(giv_readings, lambda y: F.concat(x, y) == kana)),
-                      F.lit(False))
+def _kana_reads_kanji(kana: Column, full_readings: Column) -> Column:
+    """The reading (whole, with or without a space) is one of the dictionary's full readings
+    of the other side's kanji (``rfull``, computed once per distinct name)."""
+    return F.coalesce(F.array_contains(full_readings, kana), F.lit(False))
 
 
 def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str = "kgiv",
@@ -96,8 +95,8 @@ def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str
     a, b = _c(l, key), _c(r, rkey)
     fl, gl, fr, gr = _aligned(l, r, key, fam, giv)
     # one side has no reading: its kanji's dictionary readings stand in (コバヤシサクラ ~ 小林 さくら)
-    reads = F.when(a.isNotNull() & b.isNull(), _kana_reads_kanji(a, _c(r, "rfam"), _c(r, "rgiv"))).when(
-        a.isNull() & b.isNotNull(), _kana_reads_kanji(b, _c(l, "rfam"), _c(l, "rgiv")))
+    reads = F.when(a.isNotNull() & b.isNull(), _kana_reads_kanji(a, _c(r, "rfull"))).when(
+        a.isNull() & b.isNotNull(), _kana_reads_kanji(b, _c(l, "rfull")))
     return (
         F.when(F.coalesce(reads, F.lit(False)), "reading")
         .when(a.isNull() | b.isNull(), "missing")

@@ -23,11 +23,11 @@ from pyspark.sql import functions as F
 
 from jobs import normalise as N
 
-NAME_KEYS = ("nk", "nfam", "ngiv", "alpha", "atok", "rfam", "rgiv")
+NAME_KEYS = ("nk", "nfam", "ngiv", "alpha", "atok", "rfam", "rgiv", "rfull")
 KANA_KEYS = ("kk", "kfam", "kgiv", "katok")
 ADDRESS_KEYS = ("ak", "aa")
 FEATURES = ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
-"""The comparison keys every resident and record gets (plus ``rfam``/``rgiv``)."""
+"""The comparison keys every resident and record gets (plus the readings ``rfam``/``rgiv``/``rfull``)."""
 
 _ALPHA_NAME = r"^[A-Z][A-Z.,'\-]*$"
 
@@ -69,8 +69,11 @@ def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFram
         keyed = keyed.select("*", none.alias("rfam"), none.alias("rgiv"))
     # a part written in kana (小林 さくら) reads as itself
     kana_only = "^[\u30a1-\u30fa]+$"
-    return (keyed.withColumn("rfam", F.coalesce("rfam", F.when(F.col("nfam").rlike(kana_only), F.array("nfam"))))
-            .withColumn("rgiv", F.coalesce("rgiv", F.when(F.col("ngiv").rlike(kana_only), F.array("ngiv")))))
+    keyed = (keyed.withColumn("rfam", F.coalesce("rfam", F.when(F.col("nfam").rlike(kana_only), F.array("nfam"))))
+             .withColumn("rgiv", F.coalesce("rgiv", F.when(F.col("ngiv").rlike(kana_only), F.array("ngiv")))))
+    from jobs.readings import full_readings
+
+    return keyed.withColumn("rfull", full_readings(F.col("rfam"), F.col("rgiv"), F.col("ngiv")))
 
 
 def kana_table(values: DataFrame) -> DataFrame:

@@ -193,6 +193,10 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         for r in pass_figures.collect():
             for k in ("pairs", "largest_block", "oversized_blocks", "skipped_blocks"):
                 figures[f"pass.{r['pass']}.{k}"] = int(r[k] or 0)
+        # how many best candidates only one pass found: what each pass is worth (tuning aid)
+        for r in (best.where(F.size("s_passes") == 1).groupBy(F.col("s_passes")[0].alias("pass"))
+                  .agg(F.count(F.lit(1)).alias("n")).collect()):
+            figures[f"pass.{r['pass']}.sole_finds"] = int(r["n"])
         figures["largest_block"] = max([v for k, v in figures.items() if k.endswith(".largest_block")] or [0])
         figures["oversized_blocks"] = sum(v for k, v in figures.items() if k.endswith(".oversized_blocks"))
         log.info("search: %d doubtful records, %d candidate pairs, largest block %d",
@@ -201,8 +205,10 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
     with stages.stage("classify"):
         flagged = searched.where(F.size("reasons") > 0)
         # evidence for an account holder mismatch: is the holder a member of the person's household?
-        hh = (residents.where(F.col("usable") & F.col("household_id").isNotNull() & F.col("kk").isNotNull())
-              .select(F.col("household_id").alias("h_hh"), F.col("kk").alias("h_kk")).distinct())
+        hh = (verify.household_readings(residents.where(F.col("usable")),
+                                        flagged.where(F.array_contains("reasons", "ACCOUNT_HOLDER_MISMATCH"))
+                                        .select(F.col("r_hh").alias("household_id")))
+              .select(F.col("m_hh").alias("h_hh"), F.col("m_kk").alias("h_kk")).distinct())
         acct_mm = F.array_contains("reasons", "ACCOUNT_HOLDER_MISMATCH")
         flagged = (flagged.join(hh, acct_mm & (F.col("r_hh") == F.col("h_hh")) & (F.col("hk") == F.col("h_kk")), "left")
                    .withColumn("holder_in_household", F.when(acct_mm, F.col("h_hh").isNotNull()))

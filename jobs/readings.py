@@ -38,6 +38,7 @@ MAX_WORD = 4          # longest name part looked up (in characters)
 MAX_READINGS = 12     # readings kept per word (the most common come first in the dictionary)
 MAX_COMBINED = 24     # readings kept for a word combined from two words
 MAX_FULL = 16         # full-name readings per record used as blocking keys
+MAX_COMPARED = 64     # full-name readings per name kept for comparison (rfull)
 
 
 def _is_name_char(ch: str) -> bool:
@@ -162,6 +163,15 @@ def add_readings(df: DataFrame, table: DataFrame) -> DataFrame:
     """Add ``rfam`` and ``rgiv``: the dictionary readings of ``nfam`` and ``ngiv`` (null when
     the part is not written in kanji or the dictionary does not know it)."""
     return df.transform(_lookup, table, "nfam", "rfam").transform(_lookup, table, "ngiv", "rgiv")
+
+
+def full_readings(rfam, rgiv, ngiv):
+    """``rfull``: the possible full readings of a kanji name (each family reading followed by
+    each given reading; the family readings alone when the name has no given part), at most
+    MAX_COMPARED.  Computed once per distinct name (`jobs.features.name_table`), so that
+    comparing a reading with them is one ``array_contains``."""
+    combos = F.flatten(F.transform(rfam, lambda x: F.transform(rgiv, lambda y: F.concat(x, y))))
+    return F.slice(F.coalesce(F.when(ngiv.isNull(), rfam), combos), 1, MAX_COMPARED)
 
 
 def reading_keys(df: DataFrame) -> DataFrame:

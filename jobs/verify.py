@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from jobs import compare as C
 
 RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", "municipality_code",
-                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "alpha", "atok", "ak", "aa", "amb")
+                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa", "amb")
 
 
 def resident_side(residents: DataFrame, prefix: str = "r_") -> DataFrame:
@@ -143,6 +143,19 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
     return out.withColumn("reasons", reasons)
 
 
+def household_readings(residents: DataFrame, households: DataFrame) -> DataFrame:
+    """``m_hh``, ``m_num``, ``m_kk``: each reading of each member of the given households.
+
+    A member's reading is the registered one, or else the dictionary's full readings of the
+    kanji (a mother 小島 理沙 registered without 振り仮名 still reads コジマリサ).  Only the
+    households asked for are expanded (those of account records)."""
+    wanted = households.where(F.col("household_id").isNotNull()).distinct()
+    member_keys = F.coalesce(F.when(F.col("kk").isNotNull(), F.array("kk")), F.col("rfull"))
+    return (residents.join(wanted, "household_id", "left_semi")
+            .select(F.col("household_id").alias("m_hh"), F.col("num").alias("m_num"),
+                    F.explode(member_keys).alias("m_kk")))
+
+
 def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
     """SHARED_ACCOUNT and ACCOUNT_HOLDER_MISMATCH for records that carry an account.
 
@@ -165,8 +178,7 @@ def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
 
     acct = df.where(has_acct & F.col("hk").isNotNull() & F.col("r_hh").isNotNull()).select(
         "category", "record_id", "r_hh", "hk", "num")
-    members = residents.where(F.col("household_id").isNotNull() & F.col("kk").isNotNull()).select(
-        F.col("household_id").alias("m_hh"), F.col("kk").alias("m_kk"), F.col("num").alias("m_num"))
+    members = household_readings(residents, acct.select(F.col("r_hh").alias("household_id")))
     other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("hk") == F.col("m_kk"))
                        & (F.col("num") != F.col("m_num")))
              .select("category", "record_id").distinct().withColumn("holder_other_member", F.lit(True)))

@@ -69,7 +69,7 @@ def _side(spark, names, rows, prefix):
         [(i, n, k, dt.date.fromisoformat(b) if b else None, s, a) for i, (n, k, b, s, a) in rows],
         "id int, name_kanji string, name_kana string, birth_date date, sex string, address string")
     feats = resident_features(df, readings=names)
-    return feats.select(F.col("id").alias(f"{prefix}id"), *[F.col(c).alias(prefix + c) for c in FEATURES + ("rfam", "rgiv")],
+    return feats.select(F.col("id").alias(f"{prefix}id"), *[F.col(c).alias(prefix + c) for c in FEATURES + ("rfam", "rgiv", "rfull")],
                         F.col("birth_date").alias(prefix + "bd"), F.col("sex").alias(prefix + "sx"))
 
 

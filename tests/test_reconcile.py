@@ -39,6 +39,9 @@ def _res():
     add(16, "松本 結衣", "マツモト ユイ", "2020-04-01", "2", "H12", "兵庫県神戸市中央区加納町6丁目5番1号")
     add(17, "松本 由紀", "マツモト ユキ", "1990-07-07", "2", "H12", "兵庫県神戸市中央区加納町6丁目5番1号")
     add(18, "SMITH ROBERT", None, "2019-05-05", "1", "H10")
+    # mother and daughter registered without 振り仮名: the mother's reading comes from the dictionary
+    add(19, "小島 春子", None, "1985-05-05", "2", "H13", "静岡県静岡市葵区追手町9番6号")
+    add(20, "小島 花子", None, "2016-06-06", "2", "H13", "静岡県静岡市葵区追手町9番6号")
     return r
 
 
@@ -88,6 +91,9 @@ def outcome(spark, cfg, tmp_path_factory):
         # alphabet names: the father's account for the son; the father's own account, name order swapped
         record_from(r[18], "PB08", account_holder_kana="SMITH JOHN", account_key="0009-100-1-5555555"),
         record_from(r[13], "PB09", account_holder_kana="JOHN SMITH", account_key="0009-100-1-6666666"),
+        # the daughter's account in the mother's name, one kana from the daughter's (ハナコ/ハルコ)
+        record_from(r[20], "PB10", name_kana="コジマ ハナコ", account_holder_kana="ｺｼﾞﾏ ﾊﾙｺ",
+                    account_key="0009-100-1-7777777"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     summary = run(run_cfg, str(inp), str(out), "t1")
@@ -197,6 +203,8 @@ def test_accounts(outcome):
     assert ("public_benefit_account", "PB07") not in s
     assert s[("public_benefit_account", "PB08")].reason == "ACCOUNT_HOLDER_MISMATCH"
     assert ("public_benefit_account", "PB09") not in s
+    pb10 = s[("public_benefit_account", "PB10")]
+    assert pb10.reason == "ACCOUNT_HOLDER_MISMATCH" and pb10.evidence.holder_in_household is True
 
 
 def test_runs_row_and_conservation(outcome, spark):
