@@ -29,6 +29,9 @@ ADDRESS_KEYS = ("ak", "aa")
 FEATURES = ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
 """The comparison keys every resident and record gets (plus the readings ``rfam``/``rgiv``/``rfull``)."""
 
+BROADCAST_VALUE_ROWS = 1_000_000
+"""Value tables up to this many rows are joined back by broadcast (``run.broadcast_value_rows``)."""
+
 _ALPHA_NAME = r"^[A-Z][A-Z.,'\-]*$"
 
 
@@ -102,6 +105,16 @@ def kept_fields(categories: dict) -> dict[str, Column]:
         ids = [cid for cid, spec in categories.items() if field in spec["fields"]]
         kept[field] = F.when(F.col("category").isin(ids), F.col(field))
     return kept
+
+
+def broadcast_small(tables: ValueTables, max_rows: int) -> ValueTables:
+    """Mark the value tables of at most ``max_rows`` rows for a broadcast join.
+
+    Joined back by broadcast, the wide rows of the register and the records are not shuffled
+    (four sort-merge joins per record cost four times what normalising did on a 200k
+    sample); a national run's tables are too large and stay shuffle joins.  The tables
+    should be materialised: each is counted."""
+    return ValueTables(*[F.broadcast(t) if t.count() <= max_rows else t for t in tables])
 
 
 def value_tables(residents: DataFrame | None, records: DataFrame | None = None,

@@ -113,12 +113,14 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
     keys = key_frame(spark, key)
     with stages.stage("normalise"):
         names = readings.configured_table(spark, cfg)
-        residents_clean = residents_raw.transform(clean.clean_residents, today)
-        records_clean = records_raw.transform(clean.clean_records, today)
+        # cleaned once: the value tables and the feature joins both read them
+        residents_clean = materialise(residents_raw.transform(clean.clean_residents, today), cfg)
+        records_clean = materialise(records_raw.transform(clean.clean_records, today), cfg)
         # every distinct name, reading and address is normalised once (see jobs.features)
-        tables = features.ValueTables(*[
+        tables = features.broadcast_small(features.ValueTables(*[
             materialise(t, cfg) for t in
-            features.value_tables(residents_clean, records_clean, cfg["categories"], names)])
+            features.value_tables(residents_clean, records_clean, cfg["categories"], names)]),
+            int((cfg.get("run") or {}).get("broadcast_value_rows", features.BROADCAST_VALUE_ROWS)))
         residents = (
             residents_clean.transform(features.resident_features, tables)
             .transform(candidates.flag_ambiguous)
