@@ -156,15 +156,18 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         _gate_failed(spark, output_dir, run_id, in_gate, [in_gate], base, t_start, stages)
 
     with stages.stage("verify"):
+        # the raw text and the field problems are not needed after the input gate: the
+        # linked rows (shuffled once, to meet their resident) carry keys only
+        to_verify = (records.where(F.col("usable"))
+                     .drop("name_kanji", "name_kana", "address", "account_holder_kana", "birth_date", "sex",
+                           "problems", "usable"))
+        duplicates = verify.duplicate_links(to_verify, residents.where(F.col("usable")), cfg["categories"],
+                                            cfg["thresholds"])
         linked = (
-            # the raw text and the field problems are not needed after the input gate: the
-            # linked rows (shuffled once, to meet their resident) carry keys only
-            records.where(F.col("usable"))
-            .drop("name_kanji", "name_kana", "address", "account_holder_kana", "birth_date", "sex", "problems",
-                  "usable")
+            to_verify
             .transform(verify.link_residents, residents.where(F.col("usable")))
             .transform(verify.compare_links, cfg["thresholds"])
-            .transform(verify.link_reasons, cfg["categories"], cfg["thresholds"], today)
+            .transform(verify.link_reasons, cfg["categories"], cfg["thresholds"], today, duplicates)
             .transform(verify.account_reasons, residents.where(F.col("usable")))
         )
         linked = (linked.withColumn("in_ambiguous_group", F.coalesce(F.col("r_amb"), F.lit(False)))

@@ -88,13 +88,46 @@ def age_at(birth: Column, reference: Column) -> Column:
     return F.floor(F.months_between(reference, birth) / 12).cast("int")
 
 
-def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: Column) -> DataFrame:
-    """Add ``doubtful``, ``age`` and ``reasons`` (array of verification reason codes).
+MAX_BROADCAST_GROUPS = 200_000   # duplicate-link groups joined by broadcast up to this many
 
-    The reasons here need only the linked resident; candidate search adds the
-    other-person reasons for the doubtful rows later.
-    """
+
+def duplicate_links(records: DataFrame, residents: DataFrame, categories: dict, thresholds: dict) -> DataFrame:
+    """``category``, ``record_id``, ``is_dup``, ``dup_records`` for each record in a group of
+    several active records of one person in a one-active category (conf/categories.yaml).
+
+    A record of such a group is a duplicate link unless it is the one clean match among
+    the group (identical records are all flagged: the reviewer needs every record of the
+    group to decide which one stays); ``dup_records`` lists the group's record ids.
+
+    The groups are found by a narrow aggregate of the records and only their members are
+    compared with the resident, so the wide linked rows are never sorted for it (a window
+    over every record cost more than the rest of verification).  Few records are in a
+    group: the result is marked for a broadcast join when it is small."""
     one_active = [c for c, s in categories.items() if s.get("one_active")]
+    in_scope = records.where(F.col("category").isin(one_active) & F.col("active") & F.col("num").isNotNull())
+    groups = (in_scope.groupBy("category", "num")
+              .agg(F.count(F.lit(1)).alias("__n"), F.sort_array(F.collect_set("record_id")).alias("dup_records"))
+              .where(F.col("__n") > 1).drop("__n"))
+    small = groups.limit(MAX_BROADCAST_GROUPS + 1).count() <= MAX_BROADCAST_GROUPS
+    judged = (in_scope.join(F.broadcast(groups) if small else groups, ["category", "num"])
+              .transform(link_residents, residents)
+              .where(F.col("r_num").isNotNull())
+              .transform(compare_links, thresholds)
+              .select("category", "num", "record_id", "dup_records", doubtful_link(thresholds).alias("__d")))
+    n_clean = F.sum(F.when(~F.col("__d"), 1).otherwise(0)).over(Window.partitionBy("category", "num"))
+    dups = judged.select("category", "record_id", (F.col("__d") | (n_clean > 1)).alias("is_dup"), "dup_records")
+    return F.broadcast(dups) if small else dups
+
+
+def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: Column,
+                 duplicates: DataFrame | None = None) -> DataFrame:
+    """Add ``doubtful``, ``unconfirmed``, ``age``, ``is_dup``, ``dup_records`` and ``reasons``
+    (array of verification reason codes).
+
+    ``duplicates`` comes from `duplicate_links` (no duplicate links when it is None).  The
+    reasons here need only the linked resident; candidate search adds the other-person
+    reasons for the doubtful rows later.
+    """
     min_age = F.lit(None).cast("int")
     max_age = F.lit(None).cast("int")
     for cid, spec in categories.items():
@@ -107,24 +140,20 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
     active = F.col("active")
     state = F.col("number_state")
 
-    # one active record per person: a record is a duplicate link unless it is the one best
-    # match among the person's active records (identical records are all flagged: the
-    # reviewer needs every record of the group to decide which one stays)
-    grp = Window.partitionBy("category", "num", "active")
-    in_scope = F.col("category").isin(one_active) & active & found
-    n_active = F.count(F.lit(1)).over(grp)
-    # records that match the person within normal variation all look like that person's
-    n_clean = F.sum(F.when(~F.col("doubtful"), 1).otherwise(0)).over(grp)
-    is_dup = in_scope & (n_active > 1) & (F.col("doubtful") | (n_clean > 1))
-    dup_others = F.when(in_scope & (n_active > 1), F.sort_array(F.collect_set("record_id").over(grp)))
-
+    if duplicates is not None:
+        dup = duplicates.select(F.col("category").alias("__dc"), F.col("record_id").alias("__dr"),
+                                F.col("is_dup").alias("__dup"), F.col("dup_records").alias("__dups"))
+        df = (df.join(dup, (F.col("category") == F.col("__dc")) & (F.col("record_id") == F.col("__dr")), "left")
+              .drop("__dc", "__dr"))
+    else:
+        df = df.select("*", F.lit(None).cast("boolean").alias("__dup"), F.lit(None).cast("array<string>").alias("__dups"))
     df = df.select("*", doubtful_link(thresholds).alias("doubtful"))
     out = df.select(
-        "*",
+        *[c for c in df.columns if c not in ("__dup", "__dups")],
         unconfirmed_link(thresholds).alias("unconfirmed"),
         age.alias("age"),
-        F.coalesce(is_dup, F.lit(False)).alias("is_dup"),
-        dup_others.alias("dup_records"),
+        F.coalesce(F.col("__dup"), F.lit(False)).alias("is_dup"),
+        F.col("__dups").alias("dup_records"),
     )
     age_bad = found & active & (
         (min_age.isNotNull() & (F.col("age") < min_age)) | (max_age.isNotNull() & (F.col("age") > max_age))
