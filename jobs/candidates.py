@@ -81,37 +81,50 @@ def _pass_keys(df: DataFrame, passes: list[dict], ids: list[str]) -> DataFrame:
     return reduce(lambda a, b: a.unionByName(b), frames)
 
 
-def candidate_pairs(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[DataFrame, DataFrame]:
-    """All blocking passes in one join on a compact block key, de-duplicated, plus the linked
-    resident of each record.
+def block_keys(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[DataFrame, DataFrame]:
+    """The blocks of every blocking pass, sized: (``sized``, ``r_keys``).
 
-    The register side is exploded into block keys and filtered by a broadcast semi-join
-    with the doubtful records' keys, so only the blocks that matter are counted and joined.
-    A block with more than ``max_block`` residents uses its split key when the pass has
-    one, and is skipped otherwise (or when still too large after the split).
-
-    Returns (pairs with the passes that found them, per-pass figures: pairs, largest
-    block, oversized blocks, skipped blocks)."""
-    max_block = int(blocking.get("max_block", 200))
+    ``sized`` has one row per doubtful record, pass, variant and compact 64-bit block key
+    ``bk`` with the block's register size ``n``; ``r_keys`` holds the residents (``num``)
+    of the blocks that some doubtful record asked for.  The register side is exploded into
+    block keys and filtered by a broadcast semi-join with the doubtful records' keys, so
+    only the blocks that matter are counted and joined.  Both are read twice
+    (`pairs_in_blocks`, `block_figures`): materialise them."""
     passes = [p for p in blocking["passes"]
               if all(k in cands.columns and k in doubt.columns
                      for k in list(p["keys"]) + list(p.get("split_by") or []))]
     d_keys = _pass_keys(doubt, passes, KEY)
     r_keys = (_pass_keys(cands, passes, ["num"])
-              .join(F.broadcast(d_keys.select("bk").distinct()), "bk", "left_semi"))
+              .join(F.broadcast(d_keys.select("bk").distinct()), "bk", "left_semi")
+              .select("bk", "num"))
     sizes = r_keys.groupBy("bk").agg(F.count(F.lit(1)).alias("n"))
-    # per record and pass: use the base block if small enough, else the split block
     sized = d_keys.join(sizes, "bk", "left").withColumn("n", F.coalesce(F.col("n"), F.lit(0)))
     w = Window.partitionBy(*KEY, "pass")
-    base_n = F.max(F.when(F.col("variant") == "base", F.col("n"))).over(w)
-    chosen = sized.withColumn("base_n", base_n).where(
+    return sized.withColumn("base_n", F.max(F.when(F.col("variant") == "base", F.col("n"))).over(w)), r_keys
+
+
+def pairs_in_blocks(sized: DataFrame, r_keys: DataFrame, doubt: DataFrame, blocking: dict) -> DataFrame:
+    """Candidate pairs (``category``, ``record_id``, ``num``, ``passes``): all passes in one
+    join on the block key, de-duplicated, plus the linked resident of each record (pass
+    ``linked``).  A block with more than ``max_block`` residents uses its split key when
+    the pass has one, and is skipped otherwise (or when still too large after the split)."""
+    max_block = int(blocking.get("max_block", 200))
+    chosen = sized.where(
         ((F.col("variant") == "base") & (F.col("base_n") <= max_block))
         | ((F.col("variant") == "split") & (F.col("base_n") > max_block) & (F.col("n") <= max_block))
     )
-    has_split = {p["name"] for p in passes if p.get("split_by")}
-    figures = (
-        sized.withColumn("base_n", base_n)
-        .groupBy("pass")
+    pairs = chosen.select(*KEY, "pass", "bk").join(r_keys, "bk").drop("bk")
+    linked = doubt.where(F.col("num").isNotNull()).select(*KEY, F.lit("linked").alias("pass"), "num")
+    return pairs.unionByName(linked).groupBy(*KEY, "num").agg(F.collect_set("pass").alias("passes"))
+
+
+def block_figures(sized: DataFrame, pairs: DataFrame, blocking: dict) -> DataFrame:
+    """Per pass: distinct candidate ``pairs`` it found, ``largest_block``, ``oversized_blocks``
+    (over ``max_block``) and ``skipped_blocks`` (too large even after a split)."""
+    max_block = int(blocking.get("max_block", 200))
+    has_split = [p["name"] for p in blocking["passes"] if p.get("split_by")]
+    blocks = (
+        sized.groupBy("pass")
         .agg(
             F.max(F.when(F.col("variant") == "base", F.col("n"))).cast("long").alias("largest_block"),
             F.countDistinct(F.when((F.col("variant") == "base") & (F.col("n") > max_block), F.col("bk")))
@@ -122,13 +135,31 @@ def candidate_pairs(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple
                 F.col("bk"))).cast("long").alias("skipped_blocks"),
         )
     )
-    pairs = chosen.select(*KEY, "pass", "bk").join(r_keys.select("bk", "num"), "bk").drop("bk")
-    linked = doubt.where(F.col("num").isNotNull()).select(*KEY, F.lit("linked").alias("pass"), "num")
-    allp = pairs.unionByName(linked)
-    per_pass = allp.groupBy("pass").agg(F.count(F.lit(1)).cast("long").alias("pairs"))
-    figures = per_pass.join(figures, "pass", "full")  # a pass whose blocks were all skipped has no pairs
-    dedup = allp.groupBy(*KEY, "num").agg(F.collect_set("pass").alias("passes"))
-    return dedup, figures
+    per_pass = (pairs.select(F.explode("passes").alias("pass")).groupBy("pass")
+                .agg(F.count(F.lit(1)).cast("long").alias("pairs")))
+    return per_pass.join(blocks, "pass", "full")  # a pass whose blocks were all skipped has no pairs
+
+
+def candidate_pairs(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[DataFrame, DataFrame]:
+    """`block_keys`, `pairs_in_blocks` and `block_figures` in one call: (pairs, per-pass figures)."""
+    sized, r_keys = block_keys(doubt, cands, blocking)
+    pairs = pairs_in_blocks(sized, r_keys, doubt, blocking)
+    return pairs, block_figures(sized, pairs, blocking)
+
+
+TF_COLUMNS = {"name_kanji": "nk", "name_kana": "kk", "birth_date": "bd"}
+
+
+def with_term_frequencies(cands: DataFrame, blocking: dict) -> DataFrame:
+    """Add ``tf_<col>``: how many residents share the candidate's value, for each field of
+    ``classify.tf_adjust`` (one window per field over the register, once per run, so that
+    scoring the pairs needs no join)."""
+    out = cands
+    for field in (blocking.get("classify") or {}).get("tf_adjust", []):
+        col = TF_COLUMNS[field]
+        out = out.withColumn(f"tf_{col}", F.when(F.col(col).isNotNull(),
+                                                 F.count(F.lit(1)).over(Window.partitionBy(col))))
+    return out
 
 
 def _tf_table(cands: DataFrame, col: str, values: DataFrame) -> DataFrame:
@@ -148,10 +179,12 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     floor = float(cls.get("tf_floor", 1e-6))
     left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha",
                         "atok", "ak", "aa")
-    right = cands.select(*[F.col(c).alias(f"c_{c}") for c in CAND_COLS])
+    given_tf = [f"tf_{TF_COLUMNS[f]}" for f in tf_fields if f"tf_{TF_COLUMNS[f]}" in cands.columns]
+    right = cands.select(*[F.col(c).alias(f"c_{c}") for c in CAND_COLS], *given_tf)
     df = pairs.join(left, KEY).join(right, F.col("num") == F.col("c_num"))
-    for field, col in (("name_kanji", "nk"), ("name_kana", "kk"), ("birth_date", "bd")):
-        if field in tf_fields:
+    for field, col in TF_COLUMNS.items():
+        # frequencies from `with_term_frequencies`, else counted here for the values in the pairs
+        if field in tf_fields and f"tf_{col}" not in given_tf:
             t = _tf_table(cands, col, df)
             df = df.join(t, F.col(f"c_{col}") == F.col(f"tfk_{col}"), "left").drop(f"tfk_{col}")
     lv = C.levels("", "c_")

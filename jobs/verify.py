@@ -185,7 +185,7 @@ def household_readings(residents: DataFrame, households: DataFrame) -> DataFrame
                     F.explode(member_keys).alias("m_kk")))
 
 
-def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
+def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | None = None) -> DataFrame:
     """SHARED_ACCOUNT and ACCOUNT_HOLDER_MISMATCH for records that carry an account.
 
     The holder kana (bank style) is compared with the linked resident's reading, or the
@@ -193,10 +193,15 @@ def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
     whose name is another member of the person's household (a parent's account registered
     for a child) is still a mismatch.  Shared accounts are found by an aggregate over the
     account rows only (not a window over every record).
+
+    ``records`` are the records before they met their resident (``df`` without the ``r_*``
+    columns; default ``df``): the aggregates read them, so that the join and comparison
+    behind ``df`` are not computed again for each aggregate.
     """
+    records = df if records is None else records
     has_acct = F.col("account_key").isNotNull() & F.col("active")
     shared = (
-        df.where(has_acct)
+        records.where(has_acct)
         .groupBy("account_key")
         .agg(F.size(F.collect_set("num")).alias("acct_people"),
              F.sort_array(F.collect_set("record_id")).alias("acct_records"))
@@ -205,8 +210,12 @@ def account_reasons(df: DataFrame, residents: DataFrame) -> DataFrame:
     # few accounts are shared: broadcast, so the linked records are not shuffled for it
     df = df.join(F.broadcast(shared), "account_key", "left")
 
-    acct = df.where(has_acct & F.col("hk").isNotNull() & F.col("r_hh").isNotNull()).select(
-        "category", "record_id", "r_hh", "hk", "num")
+    homes = residents.select(F.col("num").alias("__hnum"), F.col("household_id").alias("r_hh"))
+    acct = (records.where(has_acct & F.col("hk").isNotNull() & F.col("num").isNotNull())
+            .select("category", "record_id", "hk", "num")
+            .join(homes, F.col("num") == F.col("__hnum"))
+            .where(F.col("r_hh").isNotNull())
+            .select("category", "record_id", "r_hh", "hk", "num"))
     members = household_readings(residents, acct.select(F.col("r_hh").alias("household_id")))
     other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("hk") == F.col("m_kk"))
                        & (F.col("num") != F.col("m_num")))
