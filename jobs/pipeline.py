@@ -169,6 +169,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
             .transform(verify.compare_links, cfg["thresholds"])
             .transform(verify.link_reasons, cfg["categories"], cfg["thresholds"], today, duplicates)
             .transform(verify.account_reasons, residents.where(F.col("usable")), to_verify)
+            .transform(verify.drop_compared)
         )
         linked = (linked.withColumn("in_ambiguous_group", F.coalesce(F.col("r_amb"), F.lit(False)))
                   .transform(materialise, cfg))

@@ -17,6 +17,18 @@ RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", 
                  "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa", "amb")
 
 
+RESIDENT_KEPT = ("r_num", "r_status", "r_hh", "r_muni", "r_amb")
+"""The resident columns needed after verification (search and classification); the others
+only served the comparison and are dropped by `drop_compared`."""
+
+
+def drop_compared(df: DataFrame) -> DataFrame:
+    """Drop the linked resident's comparison keys (``r_nk``, ``r_rfull`` ...): the verified rows
+    are checkpointed and carried through search and classification, and those keys (the
+    reading arrays above all) are a third of their width."""
+    return df.drop(*[c for c in df.columns if c.startswith("r_") and c not in RESIDENT_KEPT])
+
+
 def resident_side(residents: DataFrame, prefix: str = "r_") -> DataFrame:
     """The register's comparison columns with a prefix (``bd``/``sx`` named as on records)."""
     cols = []
