@@ -85,10 +85,11 @@ def read_folder(spark: SparkSession, folder: Path, cfg: dict) -> DataFrame:
     return df.toDF(*[c.strip().lower() for c in cols])
 
 
-def conform(df: DataFrame, schema_name: str, where: str) -> DataFrame:
+def conform(df: DataFrame, schema_name: str, where: str, keep: tuple[str, ...] = ()) -> DataFrame:
     """Select the schema's columns in order; raw values stay text so bad fields can be quarantined.
 
-    Missing required columns and wrong types are UsageErrors.  Dates may arrive as date,
+    ``keep`` names columns passed through as they are.  Missing required columns and wrong
+    types are UsageErrors.  Dates may arrive as date,
     timestamp or text; booleans as boolean or text; everything else must be text.
     """
     schema = load_schema(schema_name)
@@ -117,7 +118,7 @@ def conform(df: DataFrame, schema_name: str, where: str) -> DataFrame:
             exprs.append(F.date_format(F.col(name), "yyyy-MM-dd").alias(name))
         else:
             exprs.append(F.col(name).cast("string").alias(name))
-    return df.select(*exprs)
+    return df.select(*exprs, *keep)
 
 
 def read_inputs(spark: SparkSession, input_dir: str, cfg: dict, only: list[str] | None = None):
@@ -151,9 +152,52 @@ def read_inputs(spark: SparkSession, input_dir: str, cfg: dict, only: list[str] 
         raise UsageError(f"no category folders under {cat_root}")
 
     residents = conform(read_folder(spark, res_dir, cfg), "residents", "residents")
-    parts = []
+    parts, raw = [], []
     for cid in present:
-        df = conform(read_folder(spark, cat_root / cid, cfg), "category", f"categories/{cid}")
+        folder_df = read_folder(spark, cat_root / cid, cfg)
+        df = conform(folder_df, "category", f"categories/{cid}")   # each folder's layout checked
+        raw.append(folder_df)
         parts.append(df.withColumn("category", F.lit(cid)))
-    records = reduce(lambda a, b: a.unionByName(b), parts)
+    one = _one_scan(spark, cat_root, present, raw, cfg)
+    records = one if one is not None else reduce(lambda a, b: a.unionByName(b), parts)
     return residents, records, present
+
+
+def _one_scan(spark: SparkSession, cat_root: Path, present: list[str], raw: list[DataFrame],
+              cfg: dict) -> DataFrame | None:
+    """All category folders as one file scan, ``category`` taken from each file's folder;
+    None when they cannot be read so (Delta tables, sub-folders, a column typed differently
+    in two folders, CSV folders with different headers).
+
+    The union of one scan per folder is what the checks above read; as the run's input it
+    is slow: Spark pushes every projection over a union into each branch, so the cleaning
+    and normalisation code would be generated, compiled and warmed up once per category
+    (29 times; 200k sample: cleaning 53 s from the union, 30 s from one scan)."""
+    folders = [cat_root / cid for cid in present]
+    formats = {detect_format(f) for f in folders}
+    if len(formats) != 1 or formats & {"delta"}:
+        return None
+    if any(p.is_dir() and not p.name.startswith((".", "_")) for f in folders for p in f.iterdir()):
+        return None   # partitioned or nested folders: read one by one
+    fmt = formats.pop()
+    if fmt == "parquet":
+        # a column some folders lack is read as null from their files (as in the union)
+        fields: dict[str, T.StructField] = {}
+        for df in raw:
+            for f in df.schema.fields:
+                if fields.setdefault(f.name, f).dataType != f.dataType:
+                    return None
+        schema = T.StructType(list(fields.values()))
+        reader = spark.read
+    else:
+        # CSV columns are positional: the folders must have the same header
+        if len({tuple(df.columns) for df in raw}) != 1:
+            return None
+        schema = raw[0].schema
+        reader = (spark.read.option("header", True)
+                  .option("encoding", (cfg.get("input") or {}).get("csv_encoding", "UTF-8"))
+                  .option("inferSchema", False).option("mode", "PERMISSIVE"))
+    df = reader.schema(schema).format(fmt).load([str(f) for f in folders])
+    # the folder of each file is its category (ids are plain names, never escaped in the path)
+    category = F.regexp_extract(F.col("_metadata.file_path"), r".*/categories/([^/]+)/[^/]*$", 1)
+    return conform(df.withColumn("category", category), "category", "categories", keep=("category",))

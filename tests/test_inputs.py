@@ -98,3 +98,73 @@ def test_layout_error_is_exit_2_with_one_line(make, tmp_path, spark):
     assert CASES[make] in lines[0]
     # nothing was published
     assert not (out / "suspects").exists() and not (out / "runs").exists()
+
+
+def _rows(df):
+    return sorted(tuple("\0" if v is None else v for v in r) for r in df.select(sorted(df.columns)).collect())
+
+
+def _per_folder(spark, cfg, root: Path, present: list[str]):
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    from jobs.io import conform, read_folder
+    parts = [conform(read_folder(spark, root / "categories" / c, cfg), "category", c).withColumn("category", F.lit(c))
+             for c in present]
+    return reduce(lambda a, b: a.unionByName(b), parts)
+
+
+def _scans(df) -> int:
+    return df._jdf.queryExecution().executedPlan().toString().count("FileScan")
+
+
+def test_categories_are_read_in_one_scan_with_their_folder_as_category(tmp_path, spark, cfg):
+    """Parquet folders (one lacking two columns, one with upper-case names) are one scan whose
+    rows equal the per-folder union; CSV folders with one header too."""
+    from jobs.io import read_inputs
+    root = _good(tmp_path / "pq")
+    folder = root / "categories" / "national_tax"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"RECORD_ID": ["NT01", "NT02"], "individual_number": [number(2), None],
+                             "name_kanji": ["山田 太郎2", None]}), folder / "part-0.parquet")
+    _, records, present = read_inputs(spark, str(root), cfg)
+    assert _scans(records) == 1
+    assert _rows(records) == _rows(_per_folder(spark, cfg, root, present))
+    assert {r["category"]: r["n"] for r in records.groupBy("category").count().withColumnRenamed("count", "n")
+            .collect()} == {"health_insurance": 1, "national_tax": 2}
+
+    csv = tmp_path / "csv"
+    write_residents(csv, RES)
+    for cid, rid in (("health_insurance", "HI01"), ("national_tax", "NT01")):
+        (csv / "categories" / cid).mkdir(parents=True)
+        (csv / "categories" / cid / "part-0.csv").write_text(
+            f"record_id,individual_number,name_kanji\n{rid},{number(1)},山田 太郎1\n", encoding="utf-8")
+    _, records, present = read_inputs(spark, str(csv), cfg)
+    assert _scans(records) == 1
+    assert _rows(records) == _rows(_per_folder(spark, cfg, csv, present))
+    assert sorted(r["category"] for r in records.collect()) == ["health_insurance", "national_tax"]
+
+
+def test_categories_with_differing_layouts_are_read_one_by_one(tmp_path, spark, cfg):
+    """A column typed differently in two folders, or CSV headers in another order: one scan
+    per folder, same rows."""
+    from jobs.io import read_inputs
+    root = _good(tmp_path / "pq")
+    folder = root / "categories" / "national_tax"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.table({"record_id": ["NT01"], "individual_number": [number(2)],
+                             "birth_date": ["1970-04-01"]}), folder / "part-0.parquet")   # text, not date
+    _, records, present = read_inputs(spark, str(root), cfg)
+    assert _scans(records) == 2
+    assert _rows(records) == _rows(_per_folder(spark, cfg, root, present))
+
+    csv = tmp_path / "csv"
+    write_residents(csv, RES)
+    for cid, header, row in (("health_insurance", "record_id,individual_number", f"HI01,{number(1)}"),
+                             ("national_tax", "individual_number,record_id", f"{number(2)},NT01")):
+        (csv / "categories" / cid).mkdir(parents=True)
+        (csv / "categories" / cid / "part-0.csv").write_text(f"{header}\n{row}\n", encoding="utf-8")
+    _, records, present = read_inputs(spark, str(csv), cfg)
+    assert _scans(records) == 2
+    assert {r["record_id"] for r in records.collect()} == {"HI01", "NT01"}
