@@ -58,6 +58,16 @@ def _check_csv_encoding(folder: Path, encoding: str) -> None:
             ) from None
 
 
+def _csv_encoding(cfg: dict) -> str:
+    return (cfg.get("input") or {}).get("csv_encoding", "UTF-8")
+
+
+def _csv_reader(spark: SparkSession, cfg: dict):
+    """The reader of input CSV files: header line, configured encoding, every value text."""
+    return (spark.read.option("header", True).option("encoding", _csv_encoding(cfg))
+            .option("inferSchema", False).option("mode", "PERMISSIVE"))
+
+
 def read_folder(spark: SparkSession, folder: Path, cfg: dict) -> DataFrame:
     """Read one input folder (Parquet, CSV or Delta); column names lower-cased."""
     fmt = detect_format(folder)
@@ -67,15 +77,8 @@ def read_folder(spark: SparkSession, folder: Path, cfg: dict) -> DataFrame:
         elif fmt == "parquet":
             df = spark.read.parquet(str(folder))
         else:
-            encoding = (cfg.get("input") or {}).get("csv_encoding", "UTF-8")
-            _check_csv_encoding(folder, encoding)
-            df = (
-                spark.read.option("header", True)
-                .option("encoding", encoding)
-                .option("inferSchema", False)
-                .option("mode", "PERMISSIVE")
-                .csv(str(folder))
-            )
+            _check_csv_encoding(folder, _csv_encoding(cfg))
+            df = _csv_reader(spark, cfg).csv(str(folder))
         cols = df.columns
     except UsageError:
         raise
@@ -194,9 +197,7 @@ def _one_scan(spark: SparkSession, cat_root: Path, present: list[str], raw: list
         if len({tuple(df.columns) for df in raw}) != 1:
             return None
         schema = raw[0].schema
-        reader = (spark.read.option("header", True)
-                  .option("encoding", (cfg.get("input") or {}).get("csv_encoding", "UTF-8"))
-                  .option("inferSchema", False).option("mode", "PERMISSIVE"))
+        reader = _csv_reader(spark, cfg)
     df = reader.schema(schema).format(fmt).load([str(f) for f in folders])
     # the folder of each file is its category (ids are plain names, never escaped in the path)
     category = F.regexp_extract(F.col("_metadata.file_path"), r".*/categories/([^/]+)/[^/]*$", 1)
