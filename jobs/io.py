@@ -63,8 +63,14 @@ def _csv_encoding(cfg: dict) -> str:
 
 
 def _csv_reader(spark: SparkSession, cfg: dict):
-    """The reader of input CSV files: header line, configured encoding, every value text."""
-    return (spark.read.option("header", True).option("encoding", _csv_encoding(cfg))
+    """The reader of input CSV files: header line, configured encoding, every value text.
+
+    CP932 is Java's ``windows-31j`` (Microsoft's Shift_JIS with the NEC and IBM extensions:
+    髙, ①); Java's own ``CP932`` name decodes those characters wrongly."""
+    encoding = _csv_encoding(cfg)
+    if encoding.lower().replace("_", "-") in ("cp932", "ms932", "windows-31j"):
+        encoding = "windows-31j"
+    return (spark.read.option("header", True).option("encoding", encoding)
             .option("inferSchema", False).option("mode", "PERMISSIVE"))
 
 

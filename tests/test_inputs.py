@@ -168,3 +168,15 @@ def test_categories_with_differing_layouts_are_read_one_by_one(tmp_path, spark, 
     _, records, present = read_inputs(spark, str(csv), cfg)
     assert _scans(records) == 2
     assert {r["record_id"] for r in records.collect()} == {"HI01", "NT01"}
+
+
+def test_cp932_csv_is_read(tmp_path, spark, cfg):
+    """input.csv_encoding CP932 (the configured Spark allows the JVM's charsets again)."""
+    from jobs.io import read_inputs
+    root = tmp_path / "in"
+    write_residents(root, RES)
+    (root / "categories" / "national_tax").mkdir(parents=True)
+    (root / "categories" / "national_tax" / "part-0.csv").write_bytes(
+        f"record_id,individual_number,name_kanji\nNT01,{number(1)},髙橋 太郎\n".encode("cp932"))
+    _, records, _ = read_inputs(spark, str(root), {**cfg, "input": {"csv_encoding": "CP932"}})
+    assert [(r["record_id"], r["name_kanji"]) for r in records.collect()] == [("NT01", "髙橋 太郎")]
