@@ -162,31 +162,23 @@ def with_term_frequencies(cands: DataFrame, blocking: dict) -> DataFrame:
     return out
 
 
-def _tf_table(cands: DataFrame, col: str, values: DataFrame) -> DataFrame:
-    """Register frequency of the values that occur among the candidates (broadcast semi-join
-    first, so only those values are counted)."""
-    wanted = F.broadcast(values.select(F.col(f"c_{col}").alias(col)).where(F.col(col).isNotNull()).distinct())
-    return (cands.select(col).join(wanted, col, "left_semi").groupBy(col)
-            .agg(F.count(F.lit(1)).alias(f"tf_{col}")).withColumnRenamed(col, f"tfk_{col}"))
-
-
 def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds: dict, blocking: dict,
                 n_residents: int) -> DataFrame:
-    """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_fields``, ``c_w``, ``c_p``."""
+    """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_fields``, ``c_w``, ``c_p``.
+
+    ``cands`` carries the term frequencies of `with_term_frequencies`."""
     comps = thresholds["comparisons"]
     cls = blocking.get("classify", {})
     tf_fields = set(cls.get("tf_adjust", []))
     floor = float(cls.get("tf_floor", 1e-6))
     left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha",
                         "atok", "ak", "aa")
-    given_tf = [f"tf_{TF_COLUMNS[f]}" for f in tf_fields if f"tf_{TF_COLUMNS[f]}" in cands.columns]
+    given_tf = [f"tf_{TF_COLUMNS[f]}" for f in sorted(tf_fields)]
+    missing = [c for c in given_tf if c not in cands.columns]
+    if missing:
+        raise ValueError(f"score_pairs: candidates lack {', '.join(missing)} (add them with with_term_frequencies)")
     right = cands.select(*[F.col(c).alias(f"c_{c}") for c in CAND_COLS], *given_tf)
     df = pairs.join(left, KEY).join(right, F.col("num") == F.col("c_num"))
-    for field, col in TF_COLUMNS.items():
-        # frequencies from `with_term_frequencies`, else counted here for the values in the pairs
-        if field in tf_fields and f"tf_{col}" not in given_tf:
-            t = _tf_table(cands, col, df)
-            df = df.join(t, F.col(f"c_{col}") == F.col(f"tfk_{col}"), "left").drop(f"tfk_{col}")
     lv = C.levels("", "c_")
     df = df.select("*", *[v.alias(f"c_lv_{k}") for k, v in lv.items()])
     weights = {}

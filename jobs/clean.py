@@ -11,6 +11,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from jobs.joins import broadcast_if_small
 from jobs.tokens import check_digit_ok, number_key, well_formed
 
 TEXT_COLUMNS = ("name_kanji", "name_kana", "address", "account_holder_kana", "account_key",
@@ -169,8 +170,7 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
     repeated = (cleaned.where(F.col("record_id").isNotNull()).groupBy("category", "record_id")
                 .agg(F.count(F.lit(1)).alias("__n")).where(F.col("__n") > 1)
                 .select(F.col("category").alias("__rc"), F.col("record_id").alias("__rid"), F.lit(True).alias("__rep")))
-    if repeated.limit(MAX_BROADCAST_REPEATS + 1).count() <= MAX_BROADCAST_REPEATS:
-        repeated = F.broadcast(repeated)   # the usual case: the wide rows stay where they are
+    repeated, _ = broadcast_if_small(repeated, MAX_BROADCAST_REPEATS)   # usually: the wide rows stay put
     cleaned = cleaned.join(repeated, (F.col("category") == F.col("__rc")) & (F.col("record_id") == F.col("__rid")),
                            "left").drop("__rc", "__rid")
     dup = F.coalesce(F.col("__rep"), F.lit(False))

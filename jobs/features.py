@@ -22,6 +22,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs import normalise as N
+from jobs.joins import broadcast_if_small
 
 NAME_KEYS = ("nk", "nfam", "ngiv", "alpha", "atok", "rfam", "rgiv", "rfull")
 KANA_KEYS = ("kk", "kfam", "kgiv", "katok")
@@ -113,8 +114,8 @@ def broadcast_small(tables: ValueTables, max_rows: int) -> ValueTables:
     Joined back by broadcast, the wide rows of the register and the records are not shuffled
     (four sort-merge joins per record cost four times what normalising did on a 200k
     sample); a national run's tables are too large and stay shuffle joins.  The tables
-    should be materialised: each is counted."""
-    return ValueTables(*[F.broadcast(t) if t.count() <= max_rows else t for t in tables])
+    should be materialised: each is counted (up to ``max_rows + 1`` rows)."""
+    return ValueTables(*[broadcast_if_small(t, max_rows)[0] for t in tables])
 
 
 def value_tables(residents: DataFrame | None, records: DataFrame | None = None,

@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs import compare as C
+from jobs.joins import broadcast_if_small
 
 RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", "municipality_code",
                  "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa", "amb")
@@ -120,8 +121,8 @@ def duplicate_links(records: DataFrame, residents: DataFrame, categories: dict, 
     groups = (in_scope.groupBy("category", "num")
               .agg(F.count(F.lit(1)).alias("__n"), F.sort_array(F.collect_set("record_id")).alias("dup_records"))
               .where(F.col("__n") > 1).drop("__n"))
-    small = groups.limit(MAX_BROADCAST_GROUPS + 1).count() <= MAX_BROADCAST_GROUPS
-    judged = (in_scope.join(F.broadcast(groups) if small else groups, ["category", "num"])
+    groups, small = broadcast_if_small(groups, MAX_BROADCAST_GROUPS)
+    judged = (in_scope.join(groups, ["category", "num"])
               .transform(link_residents, residents)
               .where(F.col("r_num").isNotNull())
               .transform(compare_links, thresholds)
