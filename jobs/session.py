@@ -45,6 +45,9 @@ def get_spark(cfg: dict) -> SparkSession:
         builder = builder.master(scfg["master"])
     if scfg.get("driver_memory") and not submitted:
         builder = builder.config("spark.driver.memory", scfg["driver_memory"])
+    if scfg.get("driver_memory_overhead") and not submitted:
+        # recorded for the budget (scripts/bench.py); a local JVM is not limited by it
+        builder = builder.config("spark.driver.memoryOverhead", scfg["driver_memory_overhead"])
     for key, value in (scfg.get("conf") or {}).items():
         builder = builder.config(key, str(value))
     if not submitted:

@@ -11,8 +11,10 @@
 3. Times the Spark floor in the same session: read the same register and records, join them
    on the linked number, count.
 4. Prints per-stage times, input rows per second (and per core), shuffle bytes (from the
-   Spark UI's REST API: the bench turns the UI on), peak memory (driver JVM peak RSS and
-   peak heap, and this Python process), the slowest Spark stages and the ratio full / floor.
+   Spark UI's REST API: the bench turns the UI on), peak memory (the driver JVM's and this
+   Python process's peak RSS against the driver budget, spark.driver.memory +
+   spark.driver.memoryOverhead; the heap sampled while the run goes on), the slowest Spark
+   stages and the ratio full / floor.
 
 Timings on a shared machine are noisy: run the same size twice before drawing conclusions.
 """
@@ -23,7 +25,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import secrets
 import shutil
 import sys
@@ -107,25 +108,114 @@ def driver_jvm_pids() -> list[int]:
     return found
 
 
-def memory_figures(spark) -> dict:
-    jvm_pids = driver_jvm_pids()
-    peak_rss = sum(_status_kb(p, "VmHWM") or 0 for p in jvm_pids)
-    heap_peak = heap_max = None
-    try:
-        mf = spark.sparkContext._jvm.java.lang.management.ManagementFactory
-        heap_peak = 0
-        for pool in mf.getMemoryPoolMXBeans():
-            if str(pool.getType().toString()) == "Heap memory":
-                heap_peak += int(pool.getPeakUsage().getUsed())
-        heap_max = int(mf.getMemoryMXBean().getHeapMemoryUsage().getMax())
-    except Exception:  # noqa: BLE001 - best effort
-        pass
-    return {
-        "driver_jvm_peak_rss_bytes": peak_rss * 1024 if jvm_pids else None,
-        "driver_jvm_peak_heap_bytes": heap_peak,
-        "driver_jvm_max_heap_bytes": heap_max,
-        "python_peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-    }
+def parse_size(text: str | None) -> int | None:
+    """Bytes of a JVM/Spark size such as ``6g``, ``1536m`` or ``512k`` (a bare number: MiB,
+    as Spark reads ``spark.driver.memory``)."""
+    if not text:
+        return None
+    t = str(text).strip().lower().rstrip("b")
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if t and t[-1] in units:
+        return int(float(t[:-1]) * units[t[-1]])
+    return int(float(t)) << 20
+
+
+def driver_budget(spark) -> dict:
+    """The driver's memory budget as Spark sizes a driver container: ``spark.driver.memory``
+    (the JVM heap) plus ``spark.driver.memoryOverhead`` (everything outside the heap: JIT code,
+    metaspace, GC structures, thread stacks, native buffers, this Python process), whose
+    default is max(384 MiB, ``spark.driver.memoryOverheadFactor`` x memory)."""
+    conf = spark.sparkContext.getConf()
+    heap = parse_size(conf.get("spark.driver.memory", "1g"))
+    overhead = parse_size(conf.get("spark.driver.memoryOverhead", None))
+    if overhead is None:
+        factor = float(conf.get("spark.driver.memoryOverheadFactor", "0.1"))
+        overhead = max(384 << 20, int(heap * factor))
+    return {"heap_bytes": heap, "overhead_bytes": overhead, "budget_bytes": heap + overhead}
+
+
+class MemorySampler:
+    """Samples the driver's memory every ``interval`` seconds on a thread while a run goes on.
+
+    Peaks kept: the heap in use (all pools at one instant: per-pool peaks happen at different
+    times and do not add up), the heap committed, the live heap (the old generation right after
+    a collection), the non-heap in use (metaspace, code cache), and the resident set of the JVM
+    and of this Python process together (``/proc``; the kernel's own high-water marks are read
+    at the end as well)."""
+
+    def __init__(self, spark, interval: float = 0.5):
+        import threading
+
+        self._mf = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+        self._pids = driver_jvm_pids()
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
+        self.peak = {"heap_used": 0, "heap_committed": 0, "heap_live": 0, "nonheap_used": 0, "rss_total": 0}
+        self.samples = 0
+
+    def _sample(self) -> None:
+        mx = self._mf.getMemoryMXBean()
+        heap, nonheap = mx.getHeapMemoryUsage(), mx.getNonHeapMemoryUsage()
+        live = 0
+        for pool in self._mf.getMemoryPoolMXBeans():
+            name = str(pool.getName())
+            if str(pool.getType().toString()) == "Heap memory" and ("Old" in name or "Tenured" in name):
+                after_gc = pool.getCollectionUsage()
+                live += int(after_gc.getUsed()) if after_gc is not None else 0
+        rss = sum(_status_kb(p, "VmRSS") or 0 for p in self._pids) + (_status_kb(os.getpid(), "VmRSS") or 0)
+        now = {"heap_used": int(heap.getUsed()), "heap_committed": int(heap.getCommitted()),
+               "heap_live": live, "nonheap_used": int(nonheap.getUsed()), "rss_total": rss * 1024}
+        for k, v in now.items():
+            self.peak[k] = max(self.peak[k], v)
+        self.samples += 1
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sample()
+            except Exception:  # noqa: BLE001 - the JVM may be shutting down; the peaks so far stand
+                return
+            self._stop.wait(self._interval)
+
+    def __enter__(self) -> "MemorySampler":
+        # restart the kernel's high-water marks (VmHWM), so that the peaks are the run's own
+        # and not, say, the generation of the sample in this process
+        for pid in [os.getpid(), *self._pids]:
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+            except OSError:
+                pass
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self, spark) -> dict:
+        """Peaks, the driver budget and whether the run stayed within it."""
+        budget = driver_budget(spark)
+        jvm_hwm = sum(_status_kb(p, "VmHWM") or 0 for p in self._pids) * 1024
+        py_hwm = (_status_kb(os.getpid(), "VmHWM") or 0) * 1024
+        heap_max = int(self._mf.getMemoryMXBean().getHeapMemoryUsage().getMax())
+        # the two high-water marks may come at different times, so their sum bounds the peak
+        # from above; the sampled sum bounds it from below
+        peak_upper = jvm_hwm + py_hwm
+        return {
+            "driver_jvm_peak_rss_bytes": jvm_hwm if self._pids else None,
+            "python_peak_rss_bytes": py_hwm,
+            "driver_peak_rss_bytes": peak_upper,
+            "driver_sampled_peak_rss_bytes": self.peak["rss_total"],
+            "driver_jvm_peak_heap_bytes": self.peak["heap_used"],
+            "driver_jvm_peak_heap_committed_bytes": self.peak["heap_committed"],
+            "driver_jvm_peak_live_heap_bytes": self.peak["heap_live"],
+            "driver_jvm_peak_nonheap_bytes": self.peak["nonheap_used"],
+            "driver_jvm_max_heap_bytes": heap_max,
+            "samples": self.samples,
+            **{f"driver_{k}": v for k, v in budget.items()},
+            "within_budget": peak_upper <= budget["budget_bytes"],
+        }
 
 
 class StageMetrics:
@@ -259,10 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     cores = metrics.cores() or os.cpu_count() or 1
     out = cache / f"out-r{args.residents}_s{args.seed}-{os.getpid()}"
 
+    sampler = MemorySampler(spark)
     try:
         s0 = metrics.max_stage_id()
         t0 = time.perf_counter()
-        summary = run(cfg, str(folder), str(out), "bench", None)
+        with sampler:
+            summary = run(cfg, str(folder), str(out), "bench", None)
         full_s = time.perf_counter() - t0
         s1 = metrics.max_stage_id()
         full_m = metrics.totals(s0, s1)
@@ -270,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_floor:
             floor_s, floor_n = floor_run(spark, folder)
             floor_m = metrics.totals(s1)
-        mem = memory_figures(spark)
+        mem = sampler.figures(spark)
         load = os.getloadavg()
     finally:
         if not args.keep_output:
@@ -322,9 +414,15 @@ def main(argv: list[str] | None = None) -> int:
         p(f"  ratio full / floor  {fig['ratio_full_to_floor']:9.2f}")
     busy = " (above the CPU count: other processes competed, timings inflated)" if load[1] > (os.cpu_count() or 1) else ""
     p(f"  load average        {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs{busy}")
-    p(f"  peak memory         driver JVM RSS {fmt_bytes(mem['driver_jvm_peak_rss_bytes'])}, heap peak"
-      f" {fmt_bytes(mem['driver_jvm_peak_heap_bytes'])} of max {fmt_bytes(mem['driver_jvm_max_heap_bytes'])};"
-      f" python {fmt_bytes(mem['python_peak_rss_bytes'])}")
+    within = "within" if mem["within_budget"] else "OVER"
+    p(f"  peak memory         driver JVM RSS {fmt_bytes(mem['driver_jvm_peak_rss_bytes'])} + python"
+      f" {fmt_bytes(mem['python_peak_rss_bytes'])} = {fmt_bytes(mem['driver_peak_rss_bytes'])}: {within} the driver"
+      f" budget {fmt_bytes(mem['driver_budget_bytes'])} (spark.driver.memory {fmt_bytes(mem['driver_heap_bytes'])}"
+      f" + memoryOverhead {fmt_bytes(mem['driver_overhead_bytes'])})")
+    p(f"    heap              in use {fmt_bytes(mem['driver_jvm_peak_heap_bytes'])}, committed"
+      f" {fmt_bytes(mem['driver_jvm_peak_heap_committed_bytes'])}, live after GC"
+      f" {fmt_bytes(mem['driver_jvm_peak_live_heap_bytes'])} (peaks of {mem['samples']} samples) of max"
+      f" {fmt_bytes(mem['driver_jvm_max_heap_bytes'])}; non-heap {fmt_bytes(mem['driver_jvm_peak_nonheap_bytes'])}")
     if full_m["slowest_stages"]:
         p("  slowest Spark stages of the full run (executor seconds):")
         for s in full_m["slowest_stages"]:
