@@ -109,50 +109,62 @@ def driver_jvm_pids() -> list[int]:
 
 
 def parse_size(text: str | None) -> int | None:
-    """Bytes of a JVM/Spark size such as ``6g``, ``1536m`` or ``512k`` (a bare number: MiB,
-    as Spark reads ``spark.driver.memory``)."""
+    """Bytes of a JVM/Spark size such as ``6g``, ``1536m``, ``512k`` or ``100b`` (a bare
+    number: MiB, as Spark reads ``spark.driver.memory`` and ``spark.driver.memoryOverhead``)."""
     if not text:
         return None
-    t = str(text).strip().lower().rstrip("b")
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    t = str(text).strip().lower()
+    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+    if len(t) > 2 and t.endswith("b") and t[-2] in "kmgt":
+        t = t[:-1]   # kb, mb, gb, tb
     if t and t[-1] in units:
         return int(float(t[:-1]) * units[t[-1]])
     return int(float(t)) << 20
 
 
-def driver_budget(spark) -> dict:
-    """The driver's memory budget as Spark sizes a driver container: ``spark.driver.memory``
-    (the JVM heap) plus ``spark.driver.memoryOverhead`` (everything outside the heap: JIT code,
-    metaspace, GC structures, thread stacks, native buffers, this Python process), whose
-    default is max(384 MiB, ``spark.driver.memoryOverheadFactor`` x memory)."""
-    conf = spark.sparkContext.getConf()
-    heap = parse_size(conf.get("spark.driver.memory", "1g"))
-    overhead = parse_size(conf.get("spark.driver.memoryOverhead", None))
+def driver_budget(conf: dict) -> dict:
+    """The driver's memory budget as Spark sizes a driver container, from the Spark settings
+    ``conf``: ``spark.driver.memory`` (the JVM heap) plus ``spark.driver.memoryOverhead``
+    (everything outside the heap: JIT code, metaspace, GC structures, thread stacks, native
+    buffers, the Python driver), whose default is max(``spark.driver.minMemoryOverhead``,
+    ``spark.driver.memoryOverheadFactor`` x memory)."""
+    heap = parse_size(conf.get("spark.driver.memory") or "1g")
+    overhead = parse_size(conf.get("spark.driver.memoryOverhead"))
     if overhead is None:
-        factor = float(conf.get("spark.driver.memoryOverheadFactor", "0.1"))
-        overhead = max(384 << 20, int(heap * factor))
+        factor = float(conf.get("spark.driver.memoryOverheadFactor") or "0.1")
+        overhead = max(parse_size(conf.get("spark.driver.minMemoryOverhead") or "384m"), int(heap * factor))
     return {"heap_bytes": heap, "overhead_bytes": overhead, "budget_bytes": heap + overhead}
+
+
+def within(peak: int | None, budget: int) -> bool | None:
+    """Whether a peak stayed within the budget; None when the peak is unknown."""
+    return None if not peak else peak <= budget
 
 
 class MemorySampler:
     """Samples the driver's memory every ``interval`` seconds on a thread while a run goes on.
 
     Peaks kept: the heap in use (all pools at one instant: per-pool peaks happen at different
-    times and do not add up), the heap committed, the live heap (the old generation right after
-    a collection), the non-heap in use (metaspace, code cache), and the resident set of the JVM
-    and of this Python process together (``/proc``; the kernel's own high-water marks are read
-    at the end as well)."""
+    times and do not add up), the heap committed, the live heap (the old generation after its
+    latest collection, so it lags the heap in use), the non-heap in use (metaspace, code
+    cache), and the resident set of the JVM and of this Python process together (``/proc``).
+    The kernel's own high-water marks (VmHWM) are restarted on entry and read on exit, so they
+    cover the run and nothing after it."""
 
     def __init__(self, spark, interval: float = 0.5):
         import threading
 
         self._mf = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+        self._conf = dict(spark.sparkContext.getConf().getAll())
         self._pids = driver_jvm_pids()
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="memory-sampler", daemon=True)
         self.peak = {"heap_used": 0, "heap_committed": 0, "heap_live": 0, "nonheap_used": 0, "rss_total": 0}
         self.samples = 0
+        self.error: str | None = None
+        self.hwm = {"jvm": None, "python": None}
+        self.heap_max: int | None = None
 
     def _sample(self) -> None:
         mx = self._mf.getMemoryMXBean()
@@ -168,13 +180,17 @@ class MemorySampler:
                "heap_live": live, "nonheap_used": int(nonheap.getUsed()), "rss_total": rss * 1024}
         for k, v in now.items():
             self.peak[k] = max(self.peak[k], v)
+        if self.heap_max is None:
+            self.heap_max = int(heap.getMax())
         self.samples += 1
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self._sample()
-            except Exception:  # noqa: BLE001 - the JVM may be shutting down; the peaks so far stand
+            except Exception as exc:  # noqa: BLE001 - the run goes on; the figures say so
+                self.error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:200]
+                log.warning("memory sampler stopped after %d samples: %s", self.samples, self.error)
                 return
             self._stop.wait(self._interval)
 
@@ -191,30 +207,35 @@ class MemorySampler:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=10)
+        jvm = [_status_kb(p, "VmHWM") for p in self._pids]
+        self.hwm = {"jvm": sum(jvm) * 1024 if jvm and None not in jvm else None,
+                    "python": (_status_kb(os.getpid(), "VmHWM") or 0) * 1024 or None}
 
-    def figures(self, spark) -> dict:
-        """Peaks, the driver budget and whether the run stayed within it."""
-        budget = driver_budget(spark)
-        jvm_hwm = sum(_status_kb(p, "VmHWM") or 0 for p in self._pids) * 1024
-        py_hwm = (_status_kb(os.getpid(), "VmHWM") or 0) * 1024
-        heap_max = int(self._mf.getMemoryMXBean().getHeapMemoryUsage().getMax())
+    def figures(self) -> dict:
+        """Peaks, the driver budget and whether the run stayed within it (None when the
+        peaks could not be read)."""
+        budget = driver_budget(self._conf)
+        sampled = {k: (v if self.samples else None) for k, v in self.peak.items()}
+        jvm, py = self.hwm["jvm"], self.hwm["python"]
         # the two high-water marks may come at different times, so their sum bounds the peak
-        # from above; the sampled sum bounds it from below
-        peak_upper = jvm_hwm + py_hwm
+        # from above; the sampled sum bounds it from below (the kernel updates its RSS
+        # counters lazily, so a sample may exceed the marks by a few pages: take the larger)
+        peak_upper = max(jvm + py, sampled["rss_total"] or 0) if jvm is not None and py is not None else None
         return {
-            "driver_jvm_peak_rss_bytes": jvm_hwm if self._pids else None,
-            "python_peak_rss_bytes": py_hwm,
+            "driver_jvm_peak_rss_bytes": jvm,
+            "python_peak_rss_bytes": py,
             "driver_peak_rss_bytes": peak_upper,
-            "driver_sampled_peak_rss_bytes": self.peak["rss_total"],
-            "driver_jvm_peak_heap_bytes": self.peak["heap_used"],
-            "driver_jvm_peak_heap_committed_bytes": self.peak["heap_committed"],
-            "driver_jvm_peak_live_heap_bytes": self.peak["heap_live"],
-            "driver_jvm_peak_nonheap_bytes": self.peak["nonheap_used"],
-            "driver_jvm_max_heap_bytes": heap_max,
+            "driver_sampled_peak_rss_bytes": sampled["rss_total"],
+            "driver_jvm_peak_heap_bytes": sampled["heap_used"],
+            "driver_jvm_peak_heap_committed_bytes": sampled["heap_committed"],
+            "driver_jvm_peak_live_heap_bytes": sampled["heap_live"],
+            "driver_jvm_peak_nonheap_bytes": sampled["nonheap_used"],
+            "driver_jvm_max_heap_bytes": self.heap_max,
             "samples": self.samples,
+            "sampler_error": self.error,
             **{f"driver_{k}": v for k, v in budget.items()},
-            "within_budget": peak_upper <= budget["budget_bytes"],
+            "within_budget": within(peak_upper, budget["budget_bytes"]),
         }
 
 
@@ -362,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_floor:
             floor_s, floor_n = floor_run(spark, folder)
             floor_m = metrics.totals(s1)
-        mem = sampler.figures(spark)
+        mem = sampler.figures()
         load = os.getloadavg()
     finally:
         if not args.keep_output:
@@ -414,15 +435,16 @@ def main(argv: list[str] | None = None) -> int:
         p(f"  ratio full / floor  {fig['ratio_full_to_floor']:9.2f}")
     busy = " (above the CPU count: other processes competed, timings inflated)" if load[1] > (os.cpu_count() or 1) else ""
     p(f"  load average        {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs{busy}")
-    within = "within" if mem["within_budget"] else "OVER"
+    verdict = {True: "within", False: "OVER", None: "not measured against"}[mem["within_budget"]]
     p(f"  peak memory         driver JVM RSS {fmt_bytes(mem['driver_jvm_peak_rss_bytes'])} + python"
-      f" {fmt_bytes(mem['python_peak_rss_bytes'])} = {fmt_bytes(mem['driver_peak_rss_bytes'])}: {within} the driver"
+      f" {fmt_bytes(mem['python_peak_rss_bytes'])} = {fmt_bytes(mem['driver_peak_rss_bytes'])}: {verdict} the driver"
       f" budget {fmt_bytes(mem['driver_budget_bytes'])} (spark.driver.memory {fmt_bytes(mem['driver_heap_bytes'])}"
       f" + memoryOverhead {fmt_bytes(mem['driver_overhead_bytes'])})")
     p(f"    heap              in use {fmt_bytes(mem['driver_jvm_peak_heap_bytes'])}, committed"
       f" {fmt_bytes(mem['driver_jvm_peak_heap_committed_bytes'])}, live after GC"
       f" {fmt_bytes(mem['driver_jvm_peak_live_heap_bytes'])} (peaks of {mem['samples']} samples) of max"
-      f" {fmt_bytes(mem['driver_jvm_max_heap_bytes'])}; non-heap {fmt_bytes(mem['driver_jvm_peak_nonheap_bytes'])}")
+      f" {fmt_bytes(mem['driver_jvm_max_heap_bytes'])}; non-heap {fmt_bytes(mem['driver_jvm_peak_nonheap_bytes'])}"
+      + (f"; sampler stopped: {mem['sampler_error']}" if mem["sampler_error"] else ""))
     if full_m["slowest_stages"]:
         p("  slowest Spark stages of the full run (executor seconds):")
         for s in full_m["slowest_stages"]:

@@ -13,29 +13,46 @@ _spec.loader.exec_module(bench)
 
 @pytest.mark.parametrize("text, expected", [
     ("6g", 6 << 30), ("2G", 2 << 30), ("1536m", 1536 << 20), ("512k", 512 << 10), ("1024", 1024 << 20),
-    ("1.5g", 3 << 29), (None, None),
+    ("1.5g", 3 << 29), ("2gb", 2 << 30), ("100b", 100), (None, None),
 ])
 def test_parse_size(text, expected):
     assert bench.parse_size(text) == expected
 
 
-def test_budget_is_the_configured_heap_plus_overhead(spark, cfg):
-    budget = bench.driver_budget(spark)
-    assert budget["heap_bytes"] == bench.parse_size(cfg["spark"]["driver_memory"])
-    assert budget["overhead_bytes"] == bench.parse_size(cfg["spark"]["driver_memory_overhead"])
-    assert budget["budget_bytes"] == budget["heap_bytes"] + budget["overhead_bytes"]
+@pytest.mark.parametrize("conf, overhead", [
+    ({"spark.driver.memory": "6g", "spark.driver.memoryOverhead": "2g"}, 2 << 30),
+    ({"spark.driver.memory": "6g"}, int((6 << 30) * 0.1)),                 # Spark's default factor
+    ({"spark.driver.memory": "2g"}, 384 << 20),                            # ... and its minimum
+    ({"spark.driver.memory": "2g", "spark.driver.minMemoryOverhead": "1g"}, 1 << 30),
+    ({"spark.driver.memory": "8g", "spark.driver.memoryOverheadFactor": "0.25"}, 2 << 30),
+])
+def test_budget_is_heap_plus_overhead_as_spark_sizes_it(conf, overhead):
+    budget = bench.driver_budget(conf)
+    assert budget["overhead_bytes"] == overhead
+    assert budget["budget_bytes"] == bench.parse_size(conf["spark.driver.memory"]) + overhead
 
 
-def test_sampler_reports_peaks_within_the_jvm_limits(spark):
+def test_within_budget_verdict():
+    assert bench.within(7 << 30, 8 << 30) is True
+    assert bench.within(9 << 30, 8 << 30) is False
+    assert bench.within(None, 8 << 30) is None
+
+
+def test_sampler_measures_the_run_against_the_configured_budget(spark, cfg):
     with bench.MemorySampler(spark, interval=0.05) as sampler:
         spark.range(3_000_000).selectExpr("sum(length(repeat('x', cast(id % 90 AS int))))").collect()
         time.sleep(0.2)
-    fig = sampler.figures(spark)
-    assert sampler.samples >= 2
+    fig = sampler.figures()
+    assert sampler.samples >= 2 and fig["sampler_error"] is None
+    # the budget is the session's own: conf/local.yaml's driver memory and overhead
+    assert fig["driver_heap_bytes"] == bench.parse_size(cfg["spark"]["driver_memory"])
+    assert fig["driver_overhead_bytes"] == bench.parse_size(cfg["spark"]["driver_memory_overhead"])
     assert 0 < fig["driver_jvm_peak_heap_bytes"] <= fig["driver_jvm_max_heap_bytes"]
     assert fig["driver_jvm_peak_heap_committed_bytes"] >= fig["driver_jvm_peak_heap_bytes"]
     assert fig["driver_jvm_peak_nonheap_bytes"] > 0
     # the JVM's resident set holds at least its non-heap in use; the high-water marks bound the samples
     assert fig["driver_jvm_peak_rss_bytes"] > fig["driver_jvm_peak_nonheap_bytes"]
     assert fig["driver_peak_rss_bytes"] >= fig["driver_sampled_peak_rss_bytes"] > 0
-    assert fig["within_budget"] == (fig["driver_peak_rss_bytes"] <= fig["driver_budget_bytes"])
+    # the kernel's marks (JVM + Python) and the samples measure the same processes
+    assert fig["driver_jvm_peak_rss_bytes"] + fig["python_peak_rss_bytes"] >= 0.98 * fig["driver_sampled_peak_rss_bytes"]
+    assert fig["within_budget"] is not None
