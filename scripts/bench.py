@@ -155,7 +155,8 @@ class MemorySampler:
         import threading
 
         self._mf = spark.sparkContext._jvm.java.lang.management.ManagementFactory
-        self._conf = dict(spark.sparkContext.getConf().getAll())
+        # read before the run: a malformed size fails now, not after the run
+        self.budget = driver_budget(dict(spark.sparkContext.getConf().getAll()))
         self._pids = driver_jvm_pids()
         self._interval = interval
         self._stop = threading.Event()
@@ -215,7 +216,7 @@ class MemorySampler:
     def figures(self) -> dict:
         """Peaks, the driver budget and whether the run stayed within it (None when the
         peaks could not be read)."""
-        budget = driver_budget(self._conf)
+        budget = self.budget
         sampled = {k: (v if self.samples else None) for k, v in self.peak.items()}
         jvm, py = self.hwm["jvm"], self.hwm["python"]
         # the two high-water marks may come at different times, so their sum bounds the peak
