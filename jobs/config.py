@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,39 @@ def validate_categories(cats: dict) -> None:
             raise UsageError(f"category {cid}: no fields configured")
 
 
+_SIZE_UNITS = {"b": 0, "k": 10, "kb": 10, "m": 20, "mb": 20, "g": 30, "gb": 30,
+               "t": 40, "tb": 40, "p": 50, "pb": 50}
+# Spark's memory settings, in spark.* form; the YAML's own two keys are checked as these
+SIZE_SETTINGS = ("spark.driver.memory", "spark.driver.memoryOverhead", "spark.driver.minMemoryOverhead",
+                 "spark.executor.memory", "spark.executor.memoryOverhead", "spark.executor.pyspark.memory")
+
+
+def parse_size(text: str | int | None, what: str = "size") -> int | None:
+    """Bytes of a size written as Spark reads its memory settings (``JavaUtils.byteStringAs``):
+    digits with an optional unit b, k, m, g, t or p (also kb ... pb), any case; a bare number
+    is MiB.  None or empty gives None; anything else, fractions included (``1.5g``, which Spark
+    refuses), raises UsageError naming ``what``."""
+    if text is None or str(text).strip() == "":
+        return None
+    m = re.fullmatch(r"([0-9]+)([a-z]*)", str(text).strip().lower())
+    if not m or (m.group(2) and m.group(2) not in _SIZE_UNITS):
+        raise UsageError(f"{what}: {str(text)!r} is not a size Spark reads "
+                         "(whole digits with an optional unit b, k, m, g, t or p, e.g. 6g or 1536m)")
+    return int(m.group(1)) << _SIZE_UNITS[m.group(2) or "m"]
+
+
+def validate_spark_sizes(spark_cfg: dict) -> None:
+    """Check the memory sizes of a config's ``spark`` section before any JVM starts: Spark itself
+    accepts a malformed overhead silently in local mode and reports a malformed driver memory
+    as a multi-line launcher error."""
+    named = {"spark.driver_memory": spark_cfg.get("driver_memory"),
+             "spark.driver_memory_overhead": spark_cfg.get("driver_memory_overhead")}
+    conf = spark_cfg.get("conf") or {}
+    named.update({f"spark.conf {k}": conf[k] for k in SIZE_SETTINGS if k in conf})
+    for what, value in named.items():
+        parse_size(value, what)
+
+
 def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Load conf/local.yaml, merge the file at `path` over it, and attach categories and thresholds."""
     conf_dir = _conf_dir()
@@ -95,6 +129,7 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
             return p
         return base_dir / p if (base_dir / p).exists() else conf_dir / p
 
+    validate_spark_sizes(cfg.get("spark") or {})
     cats = _read_yaml(_side("categories_file")).get("categories") or {}
     validate_categories(cats)
     cfg["categories"] = cats

@@ -109,17 +109,12 @@ def driver_jvm_pids() -> list[int]:
 
 
 def parse_size(text: str | None) -> int | None:
-    """Bytes of a JVM/Spark size such as ``6g``, ``1536m``, ``512k`` or ``100b`` (a bare
-    number: MiB, as Spark reads ``spark.driver.memory`` and ``spark.driver.memoryOverhead``)."""
-    if not text:
-        return None
-    t = str(text).strip().lower()
-    units = {"b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-    if len(t) > 2 and t.endswith("b") and t[-2] in "kmgt":
-        t = t[:-1]   # kb, mb, gb, tb
-    if t and t[-1] in units:
-        return int(float(t[:-1]) * units[t[-1]])
-    return int(float(t)) << 20
+    """Bytes of a Spark memory size such as ``6g``, ``1536m`` or a bare number of MiB (as Spark
+    reads ``spark.driver.memory`` and ``spark.driver.memoryOverhead``); the grammar is the
+    config's own (jobs.config.parse_size), so a size the run refuses is refused here too."""
+    from jobs.config import parse_size as _parse
+
+    return _parse(text, "driver memory size")
 
 
 def driver_budget(conf: dict) -> dict:

@@ -180,3 +180,38 @@ def test_cp932_csv_is_read(tmp_path, spark, cfg):
         f"record_id,individual_number,name_kanji\nNT01,{number(1)},髙橋 太郎\n".encode("cp932"))
     _, records, _ = read_inputs(spark, str(root), {**cfg, "input": {"csv_encoding": "CP932"}})
     assert [(r["record_id"], r["name_kanji"]) for r in records.collect()] == [("NT01", "髙橋 太郎")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("6g", 6 << 30), ("2G", 2 << 30), (" 1536m ", 1536 << 20), ("512k", 512 << 10), ("1024", 1024 << 20),
+    ("2gb", 2 << 30), ("100b", 100), ("1p", 1 << 50), (4096, 4096 << 20), (None, None), ("", None),
+])
+def test_memory_sizes_are_read_as_spark_reads_them(text, expected):
+    from jobs.config import parse_size
+    assert parse_size(text) == expected
+
+
+@pytest.mark.parametrize("text", ["2gigs", "1.5g", "-1g", "g", "6 g", "6gbb"])
+def test_a_size_spark_refuses_is_refused(text):
+    from jobs.config import parse_size
+    from jobs.errors import UsageError
+    with pytest.raises(UsageError, match="is not a size Spark reads"):
+        parse_size(text, "spark.driver_memory")
+
+
+@pytest.mark.parametrize("setting", [
+    "spark:\n  driver_memory_overhead: 2gigs\n",
+    "spark:\n  driver_memory: 1.5g\n",
+    "spark:\n  conf:\n    spark.executor.memory: lots\n",
+])
+def test_malformed_memory_setting_is_exit_2_before_any_run(setting, tmp_path, spark):
+    inp = _good(tmp_path / "in")
+    out = tmp_path / "out"
+    conf = tmp_path / "bad.yaml"
+    conf.write_text(setting, encoding="utf-8")
+    res = CliRunner().invoke(main, ["-q", "reconcile", "--input", str(inp), "--output", str(out),
+                                    "--conf", str(conf)])
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "is not a size Spark reads" in lines[0], res.stderr
+    assert not out.exists()
