@@ -278,10 +278,13 @@ def render(data: dict, cfg: dict) -> str:
 
     # 1. summary -------------------------------------------------------------------------
     checked = sum(c.get("checked_rows") or 0 for c in cat_rows)
+    rows_quarantined = sum(c.get("quarantined_rows") or 0 for c in cat_rows)
     cards = [("status 状態", f'<span class="badge {status_cls}">{_e(run["status"])} '
                              f'{_e(STATUS_JA.get(run["status"], ""))}</span>'),
              ("residents 住民", _n(run.get("residents"))), ("records 対象レコード", _n(run.get("records"))),
-             ("checked 点検済み", _n(checked)), ("quarantined 隔離", _n(run.get("quarantined"))),
+             ("checked 点検済み", _n(checked)), ("rows quarantined 隔離行", _n(rows_quarantined)),
+             # the quarantine table also lists fields set aside in rows that were still checked
+             ("quarantine entries 隔離記録", _n(run.get("quarantined"))),
              ("suspects 要確認", _n(run.get("suspects"))), ("suspect rate 要確認率", _pct(run.get("suspects") or 0, checked)),
              ("high severity 重大度 高", _n(by_sev.get("high", 0))),
              ("duration 所要時間", f"{run['duration_s']:,.1f} s" if run.get("duration_s") is not None else "")]
@@ -319,7 +322,10 @@ def render(data: dict, cfg: dict) -> str:
     total = ["total 合計", "", *[_n(v) for v in tot[:4]], _pct(tot[3], tot[1]), _n(by_sev.get("high", 0)),
              _n(by_sev.get("medium", 0)), _n(by_sev.get("low", 0))]
     body = _table("table-inputs", head, rows, set(range(2, 10)), total)
-    body += '<p class="note">checked = input − quarantined rows (rows that could not be used at all).</p>'
+    body += ('<p class="note">checked = input − quarantined rows (rows that could not be used at all). '
+             'The quarantine table (the summary\'s quarantine entries) also lists register rows that could not be '
+             'used and fields set aside in rows that were still checked (an unreadable date, a malformed '
+             'number), so it can hold more entries than the rows quarantined here.</p>')
     sections.append(("inputs", "Inputs per category 区分別の入力", body))
 
     # 3. suspects by category and reason -------------------------------------------------

@@ -266,6 +266,11 @@ def test_report_figures_and_failed_run(spark, cfg, two_runs):
     # the totals of the category table: 6 suspects over 29 checked rows
     assert re.search(r"suspects 要確認</div><div class=\"v\">6<", page)
     assert data["changes"]["counts"] == EXPECTED_R2
+    # rows withheld (from the category table) and quarantine-table entries (field problems too)
+    # are two figures, not one "quarantined" that contradicts the table
+    fields = render({**data, "run": {**data["run"], "quarantined": 7}}, cfg)
+    assert re.search(r"rows quarantined 隔離行</div><div class=\"v\">1<", fields)
+    assert re.search(r"quarantine entries 隔離記録</div><div class=\"v\">7<", fields)
     failed = render(gather(spark, cfg, out, "r1b", write_changes=False), cfg)
     assert "gate_failed" in failed and "expect_column_values_to_match_regex" in failed
     assert "ゲート不合格" in failed and "not published" in failed.lower()
