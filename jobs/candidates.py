@@ -272,11 +272,24 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
     # a link that verified is still ambiguous when another resident matches as cleanly and as well
     ties_linked = (good & F.coalesce(F.col("s_clean"), F.lit(False))
                    & F.coalesce(F.col("s_w") >= F.col("linked_w") - tie, F.lit(False)))
+    # An unconfirmed link (not doubtful: a given name written differently with no reading to
+    # compare, or a birth date a digit, a year or a day/month swap off) is transcription noise
+    # as often as a same-name stranger picked from a list.  A candidate overturns it only when
+    # it is a clean match that outscores the linked resident, its name agrees with the record,
+    # and it does not lose the address the linked resident shares with the record: a better
+    # birth date alone does not outweigh the same name at the same address.
+    cand_name = C.name_judgement(F.col("s_lv_name_kanji"), F.col("s_lv_name_kana"))
+    loses_address = (F.col("lv_address") == "exact") & F.coalesce(F.col("s_lv_address") != "exact", F.lit(True))
+    overturns = F.col("doubtful") | (
+        F.coalesce(F.col("s_clean"), F.lit(False))
+        & F.coalesce(F.col("s_w") > F.col("linked_w"), F.lit(True))
+        & F.coalesce(cand_name == "agree", F.lit(False))
+        & ~F.coalesce(loses_address, F.lit(False)))
     suggest = good & beats_linked & ~tied
-    ambiguous = good & beats_linked & tied
+    ambiguous = good & beats_linked & tied & (overturns | F.col("r_num").isNull())
     if cls.get("flag_verified_ties", False):
         ambiguous = ambiguous | (~F.col("doubtful") & ties_linked & F.col("r_num").isNotNull())
-    wrong_person = questioned & suggest
+    wrong_person = questioned & suggest & overturns
     household = wrong_person & F.coalesce(F.col("s_hh") == F.col("r_hh"), F.lit(False))
 
     def swap(code: str) -> Column:
