@@ -90,6 +90,20 @@ def _kana_reads_kanji(kana: Column, full_readings: Column) -> Column:
     return F.coalesce(F.array_contains(full_readings, kana), F.lit(False))
 
 
+def foreign_kana_agree(fam1: Column, giv1: Column, fam2: Column, giv2: Column) -> Column:
+    """Two katakana renderings of a foreign resident's name that agree up to the order of
+    family and given name (ソンホ イ / イ ソンホ) or a middle name left out on one side
+    (フェレイラ フェルナンダ / フェレイラ フェルナンダ パウラ, レ タイン / レ ヴァン タイン: the family
+    names agree and one given part begins or ends the other, of at least two kana).  Only
+    for alphabet names: a Japanese given name that begins another (ユウ, ユウイチ) is another."""
+    swapped = (fam1 == giv2) & (giv1 == fam2)
+    shorter = F.length(giv1) <= F.length(giv2)
+    short, long_ = F.when(shorter, giv1).otherwise(giv2), F.when(shorter, giv2).otherwise(giv1)
+    left_out = ((fam1 == fam2) & (F.length(short) >= 2) & (F.length(long_) > F.length(short))
+                & (long_.startswith(short) | long_.endswith(short)))
+    return swapped | left_out
+
+
 def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str = "kgiv",
                     rkey: str = "kk", rfam: str = "kfam", rgiv: str = "kgiv") -> Column:
     a, b = _c(l, key), _c(r, rkey)
@@ -97,12 +111,13 @@ def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str
     # one side has no reading: its kanji's dictionary readings stand in (コバヤシサクラ ~ 小林 さくら)
     reads = F.when(a.isNotNull() & b.isNull(), _kana_reads_kanji(a, _c(r, "rfull"))).when(
         a.isNull() & b.isNotNull(), _kana_reads_kanji(b, _c(l, "rfull")))
+    foreign = (_c(l, "alpha") | _c(r, "alpha")) & foreign_kana_agree(fl, gl, fr, gr)
     return (
         F.when(F.coalesce(reads, F.lit(False)), "reading")
         .when(a.isNull() | b.isNull(), "missing")
         .when(a == b, "exact")
         .when((gl == gr) & (fl != fr), "maiden")
-        .when(_close(a, b, 1, 3), "close")
+        .when(_close(a, b, 1, 3) | F.coalesce(foreign, F.lit(False)), "close")
         .when((fl == fr) & (gl != gr), "given_diff")
         .otherwise("different")
     )

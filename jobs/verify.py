@@ -242,6 +242,10 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
         (F.col("hk") == person_kana)
         | ((F.levenshtein(F.col("hk"), person_kana) <= 1) & (F.length(person_kana) >= 4))
         | ((F.col("hgiv") == person_giv) & (F.col("hfam") != person_fam))  # account in a former name
+        # a foreign resident's name in katakana: family and given name in either order, or
+        # a middle name left out (ｲ ｿﾝﾎ for LEE SUNGHO, ｸﾞｴﾝ ｺﾞﾂｸ ﾘﾝ for NGUYEN LINH)
+        | F.coalesce((F.col("r_alpha") | F.col("alpha"))
+                     & C.foreign_kana_agree(F.col("hfam"), F.col("hgiv"), person_fam, person_giv), F.lit(False))
     )
     # alphabet holder names: the same tokens in any order, one typo, or a middle name dropped
     person_atok = F.coalesce(F.col("r_atok"), F.col("atok"))

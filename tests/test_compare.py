@@ -61,6 +61,18 @@ CASES += [
     ((None, "サトウ ケンジ", "1970-01-01", "1", None),
      ("佐藤 健一", None, "1970-01-01", "1", A),
      {"name_kanji": "missing", "name_kana": "missing"}),
+    # a foreign resident's katakana name with the middle name left out (at the end, or
+    # before the given name as in Vietnamese names): close, not another given name
+    ((None, "ﾌｪﾚｲﾗ ﾌｪﾙﾅﾝﾀﾞ", "1998-08-12", "2", None),
+     ("FERREIRA FERNANDA PAULA", "フェレイラ フェルナンダ パウラ", "1998-08-12", "2", A),
+     {"name_kanji": "missing", "name_kana": "close"}),
+    ((None, "レ タイン", "1986-11-20", "1", None),
+     ("LE VAN THANH", "レ ヴァン タイン", "1986-11-20", "1", A),
+     {"name_kanji": "missing", "name_kana": "close"}),
+    # a Japanese given name that begins another is another given name
+    ((None, "ヤマダ ユウ", "1990-01-01", "1", None),
+     ("山田 雄一", "ヤマダ ユウイチ", "1990-01-01", "1", A),
+     {"name_kanji": "missing", "name_kana": "given_diff"}),
 ]
 
 
@@ -94,6 +106,8 @@ def test_levels_and_judgement(spark, names):
     assert got[9].judgement == "unconfirmed"  # searched; flagged only if the twin is found
     assert got[10].judgement == "agree" and got[11].judgement == "agree"
     assert got[12].judgement == "unknown"
+    assert got[13].judgement == "soft" and got[14].judgement == "soft"
+    assert got[15].judgement == "hard"
 
 
 def test_weights_order_levels(cfg):

@@ -42,6 +42,11 @@ def _res():
     # mother and daughter registered without 振り仮名: the mother's reading comes from the dictionary
     add(19, "小島 春子", None, "1985-05-05", "2", "H13", "静岡県静岡市葵区追手町9番6号")
     add(20, "小島 花子", None, "2016-06-06", "2", "H13", "静岡県静岡市葵区追手町9番6号")
+    # foreign residents registered in the alphabet only
+    add(21, "LEE SUNGHO", None, "1995-07-14", "1", "H14", "東京都荒川区西日暮里5丁目24番13号")
+    add(22, "NGUYEN NGOC LINH", None, "1998-03-21", "2", "H15", "大阪府豊中市本町4丁目2番26号")
+    add(23, "SILVA CARLOS", None, "2017-09-15", "1", "H16", "神奈川県横浜市中区山手町4丁目14番24号")
+    add(24, "SILVA LUCAS", "シルバ ルカス", "1980-09-14", "1", "H16", "神奈川県横浜市中区山手町4丁目14番24号")
     return r
 
 
@@ -94,6 +99,15 @@ def outcome(spark, cfg, tmp_path_factory):
         # the daughter's account in the mother's name, one kana from the daughter's (ハナコ/ハルコ)
         record_from(r[20], "PB10", name_kana="コジマ ハナコ", account_holder_kana="ｺｼﾞﾏ ﾊﾙｺ",
                     account_key="0009-100-1-7777777"),
+        # foreign names in katakana: the holder writes family name first, or leaves out the
+        # middle name; neither is an error ...
+        record_from(r[21], "PB11", name_kanji="SUNGHO LEE", name_kana="ソンホ イ", account_holder_kana="ｲ ｿﾝﾎ",
+                    account_key="0009-100-1-8888888"),
+        record_from(r[22], "PB12", name_kanji="NGUYEN LINH", name_kana="グエン リン",
+                    account_holder_kana="ｸﾞｴﾝ ｺﾞﾂｸ ﾘﾝ", account_key="0009-100-1-9999999"),
+        # ... but the father's account for the son still is
+        record_from(r[23], "PB13", name_kana="シルバ カルロス", account_holder_kana="ｼﾙﾊﾞ ﾙｶｽ",
+                    account_key="0009-100-1-1212121"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     summary = run(run_cfg, str(inp), str(out), "t1")
@@ -205,6 +219,9 @@ def test_accounts(outcome):
     assert ("public_benefit_account", "PB09") not in s
     pb10 = s[("public_benefit_account", "PB10")]
     assert pb10.reason == "ACCOUNT_HOLDER_MISMATCH" and pb10.evidence.holder_in_household is True
+    assert ("public_benefit_account", "PB11") not in s and ("public_benefit_account", "PB12") not in s
+    pb13 = s[("public_benefit_account", "PB13")]
+    assert pb13.reason == "ACCOUNT_HOLDER_MISMATCH" and pb13.evidence.holder_in_household is True
 
 
 def test_runs_row_and_conservation(outcome, spark):
