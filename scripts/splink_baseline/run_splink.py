@@ -15,6 +15,7 @@ import argparse
 import logging
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -292,7 +293,7 @@ def main() -> None:
 
     pa.set_cpu_count(args.threads)
     pa.set_io_thread_count(args.threads)
-    tmp = Path("/tmp/splink/duckdb_tmp")
+    tmp = Path(tempfile.gettempdir()) / "tenken-splink-duckdb"   # DuckDB spills here
     tmp.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     con.execute(f"SET threads={args.threads}; SET memory_limit='{args.memory_limit}'; "
