@@ -94,6 +94,14 @@ def block_keys(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[Data
               if all(k in cands.columns and k in doubt.columns
                      for k in list(p["keys"]) + list(p.get("split_by") or []))]
     d_keys = _pass_keys(doubt, passes, KEY)
+    only = blocking.get("unconfirmed_passes")
+    if only is not None and {"doubtful", "unconfirmed"} <= set(doubt.columns):
+        # a link questioned only as unconfirmed is overturned only by a candidate whose name
+        # agrees with the record's (`apply_candidates`): the passes keyed on the whole name find it
+        unconfirmed_only = (doubt.where(F.col("unconfirmed") & ~F.col("doubtful"))
+                            .select(*KEY, F.lit(True).alias("__uo")))
+        d_keys = (d_keys.join(unconfirmed_only, KEY, "left")
+                  .where(F.col("__uo").isNull() | F.col("pass").isin(*only)).drop("__uo"))
     r_keys = (_pass_keys(cands, passes, ["num"])
               .join(F.broadcast(d_keys.select("bk").distinct()), "bk", "left_semi")
               .select("bk", "num"))

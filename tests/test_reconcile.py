@@ -315,3 +315,23 @@ def test_unconfirmed_link_overturned_only_by_a_clearly_better_person(spark):
     doubtful = linked.withColumn("doubtful", F.lit(True)).withColumn("reasons", F.array(F.lit("ATTRIBUTE_MISMATCH")))
     got = {r.record_id: r.reasons for r in apply_candidates(doubtful, best, {"classify": {}}).collect()}
     assert got["SAME_HOME"] == ["LINKED_TO_OTHER_PERSON"] and got["MAIDEN"] == ["LINKED_TO_OTHER_PERSON"]
+
+
+def test_unconfirmed_links_searched_by_the_name_passes_only(spark):
+    """blocking.unconfirmed_passes: a link questioned only as unconfirmed is searched by the
+    passes keyed on the whole name; a doubtful one by every pass."""
+    from jobs.candidates import block_keys
+
+    doubt = spark.createDataFrame(
+        [("c", "D", True, False, "1980-01-01", "山田太郎"), ("c", "U", False, True, "1980-01-01", "山田太郎")],
+        "category string, record_id string, doubtful boolean, unconfirmed boolean, bd string, nk string")
+    cands = spark.createDataFrame([(1, "1980-01-01", "山田太郎"), (2, "1980-01-01", "佐藤花子")],
+                                  "num long, bd string, nk string")
+    passes = [{"name": "bd_only", "keys": ["bd"]}, {"name": "full_name_kanji", "keys": ["nk"]}]
+    for only, expect_u in ((["full_name_kanji"], {"full_name_kanji"}), (None, {"bd_only", "full_name_kanji"})):
+        blocking = {"passes": passes, **({"unconfirmed_passes": only} if only else {})}
+        sized, _ = block_keys(doubt, cands, blocking)
+        got = {}
+        for r in sized.collect():
+            got.setdefault(r.record_id, set()).add(r["pass"])
+        assert got == {"D": {"bd_only", "full_name_kanji"}, "U": expect_u}
