@@ -93,15 +93,17 @@ def block_keys(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[Data
     passes = [p for p in blocking["passes"]
               if all(k in cands.columns and k in doubt.columns
                      for k in list(p["keys"]) + list(p.get("split_by") or []))]
-    d_keys = _pass_keys(doubt, passes, KEY)
     only = blocking.get("unconfirmed_passes")
     if only is not None and {"doubtful", "unconfirmed"} <= set(doubt.columns):
         # a link questioned only as unconfirmed is overturned only by a candidate whose name
         # agrees with the record's (`apply_candidates`): the passes keyed on the whole name find it
-        unconfirmed_only = (doubt.where(F.col("unconfirmed") & ~F.col("doubtful"))
-                            .select(*KEY, F.lit(True).alias("__uo")))
-        d_keys = (d_keys.join(unconfirmed_only, KEY, "left")
-                  .where(F.col("__uo").isNull() | F.col("pass").isin(*only)).drop("__uo"))
+        uo = F.coalesce(F.col("unconfirmed") & ~F.col("doubtful"), F.lit(False))
+        d_keys = _pass_keys(doubt.where(~uo), passes, KEY)
+        name_passes = [p for p in passes if p["name"] in only]
+        if name_passes:
+            d_keys = d_keys.unionByName(_pass_keys(doubt.where(uo), name_passes, KEY))
+    else:
+        d_keys = _pass_keys(doubt, passes, KEY)
     r_keys = (_pass_keys(cands, passes, ["num"])
               .join(F.broadcast(d_keys.select("bk").distinct()), "bk", "left_semi")
               .select("bk", "num"))
@@ -248,6 +250,7 @@ def best_candidates(scored: DataFrame, doubt: DataFrame, thresholds: dict) -> Da
         *KEY, F.col("c_num").alias("s_num"), F.col("c_token").alias("s_token"),
         F.col("c_household_id").alias("s_hh"), F.col("c_w").alias("s_w"), F.col("c_p").alias("s_score"),
         F.col("c_clean").alias("s_clean"), F.col("c_w_fields").alias("s_w_fields"), "linked_w", "n_candidates",
+        F.col("c_name_judgement").alias("s_name_judgement"),
         F.col("passes").alias("s_passes"), *[F.col(f"c_lv_{f}").alias(f"s_lv_{f}") for f in C.FIELDS],
     )
     linked_only = df.where(F.col("is_linked")).select(*KEY, F.col("c_w").alias("lw2"))
@@ -286,12 +289,11 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
     # it is a clean match that outscores the linked resident, its name agrees with the record,
     # and it does not lose the address the linked resident shares with the record: a better
     # birth date alone does not outweigh the same name at the same address.
-    cand_name = C.name_judgement(F.col("s_lv_name_kanji"), F.col("s_lv_name_kana"))
     loses_address = (F.col("lv_address") == "exact") & F.coalesce(F.col("s_lv_address") != "exact", F.lit(True))
     overturns = F.col("doubtful") | (
         F.coalesce(F.col("s_clean"), F.lit(False))
         & F.coalesce(F.col("s_w") > F.col("linked_w"), F.lit(True))
-        & F.coalesce(cand_name == "agree", F.lit(False))
+        & F.coalesce(F.col("s_name_judgement") == "agree", F.lit(False))
         & ~F.coalesce(loses_address, F.lit(False)))
     suggest = good & beats_linked & ~tied
     ambiguous = good & beats_linked & tied & (overturns | F.col("r_num").isNull())

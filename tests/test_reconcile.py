@@ -271,11 +271,11 @@ def test_verified_ties_flag(spark):
         "category string, record_id string, reasons array<string>, doubtful boolean, unconfirmed boolean, "
         "r_num long, r_hh string, lv_address string")
     best = spark.createDataFrame(
-        [("c", "V1", 0.99, True, 20.0, 20.0, None, None, "H9", "tv", "exact", "exact", "exact"),
-         ("c", "D1", 0.99, True, -5.0, 20.0, 19.5, True, "H8", "td", "exact", "exact", "exact")],
+        [("c", "V1", 0.99, True, 20.0, 20.0, None, None, "H9", "tv", "agree", "exact"),
+         ("c", "D1", 0.99, True, -5.0, 20.0, 19.5, True, "H8", "td", "agree", "exact")],
         "category string, record_id string, s_score double, s_clean boolean, linked_w double, s_w double, "
         "second_w double, second_clean boolean, s_hh string, s_token string, "
-        "s_lv_name_kanji string, s_lv_name_kana string, s_lv_address string")
+        "s_name_judgement string, s_lv_address string")
     for flag, expect_v1 in ((False, []), (True, ["AMBIGUOUS_IDENTITY"])):
         got = {r.record_id: r for r in apply_candidates(linked, best, {"classify": {"flag_verified_ties": flag}}).collect()}
         assert got["V1"].reasons == expect_v1
@@ -289,25 +289,25 @@ def test_unconfirmed_link_overturned_only_by_a_clearly_better_person(spark):
     and who does not lose the address the linked resident shares with the record."""
     from jobs.candidates import apply_candidates
 
-    # record id, linked resident's address level, candidate: clean, weight, kanji/kana/address levels
+    # record id, linked resident's address level, candidate: clean, weight, name judgement, address level
     cases = [
-        ("OTHER", "different", True, 40.0, "exact", "exact", "exact"),       # same-name stranger picked
-        ("NO_ADDR", "missing", True, 40.0, "exact", "missing", "missing"),   # nothing else to go by
-        ("SAME_HOME", "exact", True, 40.0, "exact", "exact", "different"),   # linked lives at the record's address
-        ("MAIDEN", "missing", True, 40.0, "maiden", "maiden", "missing"),    # only the given name agrees
-        ("NOT_CLEAN", "missing", False, 40.0, "exact", "exact", "missing"),  # candidate's birth date differs
-        ("WEAKER", "different", True, 20.0, "exact", "exact", "exact"),      # does not outscore the link
+        ("OTHER", "different", True, 40.0, "agree", "exact"),        # same-name stranger picked
+        ("NO_ADDR", "missing", True, 40.0, "agree", "missing"),      # nothing else to go by
+        ("SAME_HOME", "exact", True, 40.0, "agree", "different"),    # linked lives at the record's address
+        ("MAIDEN", "missing", True, 40.0, "soft", "missing"),        # only the given name agrees
+        ("NOT_CLEAN", "missing", False, 40.0, "agree", "missing"),   # candidate's birth date differs
+        ("WEAKER", "different", True, 20.0, "agree", "exact"),       # does not outscore the link
     ]
     linked = spark.createDataFrame(
         [("c", rid, [], False, True, 1, "H1", lv_addr) for rid, lv_addr, *_ in cases],
         "category string, record_id string, reasons array<string>, doubtful boolean, unconfirmed boolean, "
         "r_num long, r_hh string, lv_address string")
     best = spark.createDataFrame(
-        [("c", rid, 0.999, clean, 25.0, s_w, None, None, "H9", "t-" + rid, kanji, kana, addr)
-         for rid, _, clean, s_w, kanji, kana, addr in cases],
+        [("c", rid, 0.999, clean, 25.0, s_w, None, None, "H9", "t-" + rid, judgement, addr)
+         for rid, _, clean, s_w, judgement, addr in cases],
         "category string, record_id string, s_score double, s_clean boolean, linked_w double, s_w double, "
         "second_w double, second_clean boolean, s_hh string, s_token string, "
-        "s_lv_name_kanji string, s_lv_name_kana string, s_lv_address string")
+        "s_name_judgement string, s_lv_address string")
     got = {r.record_id: r.reasons for r in apply_candidates(linked, best, {"classify": {}}).collect()}
     assert got == {"OTHER": ["LINKED_TO_OTHER_PERSON"], "NO_ADDR": ["LINKED_TO_OTHER_PERSON"],
                    "SAME_HOME": [], "MAIDEN": [], "NOT_CLEAN": [], "WEAKER": []}
