@@ -42,9 +42,14 @@ def resident_side(residents: DataFrame, prefix: str = "r_") -> DataFrame:
     return residents.select(*cols)
 
 
-def link_residents(records: DataFrame, residents: DataFrame) -> DataFrame:
-    """Left-join every record to the resident its number names (``r_*`` columns)."""
+def link_residents(records: DataFrame, residents: DataFrame, broadcast: bool = False) -> DataFrame:
+    """Left-join every record to the resident its number names (``r_*`` columns).
+
+    ``broadcast``: the register's comparison columns are sent to every task (a register
+    small enough for memory, `run.broadcast_register_rows`), so the records are neither
+    shuffled nor sorted for the join."""
     side = resident_side(residents)
+    side = F.broadcast(side) if broadcast else side
     return records.join(side, records["num"] == side["r_num"], "left")
 
 
@@ -112,23 +117,27 @@ def duplicate_links(records: DataFrame, residents: DataFrame, categories: dict, 
     the group (identical records are all flagged: the reviewer needs every record of the
     group to decide which one stays); ``dup_records`` lists the group's record ids.
 
-    The groups are found by a narrow aggregate of the records and only their members are
-    compared with the resident, so the wide linked rows are never sorted for it (a window
-    over every record cost more than the rest of verification).  Few records are in a
-    group: the result is marked for a broadcast join when it is small."""
+    The groups are found by a narrow count of the records (no per-group lists: almost
+    every group has one record), and only their members are compared with the resident,
+    so the wide linked rows are never sorted for it (a window over every record cost more
+    than the rest of verification).  Few records are in a group: the members are then
+    broadcast to the register (which is scanned, not shuffled), and the result is marked
+    for a broadcast join."""
     one_active = [c for c, s in categories.items() if s.get("one_active")]
     in_scope = records.where(F.col("category").isin(one_active) & F.col("active") & F.col("num").isNotNull())
-    groups = (in_scope.groupBy("category", "num")
-              .agg(F.count(F.lit(1)).alias("__n"), F.sort_array(F.collect_set("record_id")).alias("dup_records"))
+    groups = (in_scope.groupBy("category", "num").agg(F.count(F.lit(1)).alias("__n"))
               .where(F.col("__n") > 1).drop("__n"))
     groups, small = broadcast_if_small(groups, MAX_BROADCAST_GROUPS)
-    judged = (in_scope.join(groups, ["category", "num"])
-              .transform(link_residents, residents)
-              .where(F.col("r_num").isNotNull())
+    members = in_scope.join(groups, ["category", "num"], "left_semi")
+    side = resident_side(residents)
+    judged = ((F.broadcast(members) if small else members)
+              .join(side, F.col("num") == F.col("r_num"))
               .transform(compare_links, thresholds)
-              .select("category", "num", "record_id", "dup_records", doubtful_link(thresholds).alias("__d")))
-    n_clean = F.sum(F.when(~F.col("__d"), 1).otherwise(0)).over(Window.partitionBy("category", "num"))
-    dups = judged.select("category", "record_id", (F.col("__d") | (n_clean > 1)).alias("is_dup"), "dup_records")
+              .select("category", "num", "record_id", doubtful_link(thresholds).alias("__d")))
+    group = Window.partitionBy("category", "num")
+    n_clean = F.sum(F.when(~F.col("__d"), 1).otherwise(0)).over(group)
+    dups = judged.select("category", "record_id", (F.col("__d") | (n_clean > 1)).alias("is_dup"),
+                         F.sort_array(F.collect_set("record_id").over(group)).alias("dup_records"))
     return F.broadcast(dups) if small else dups
 
 
@@ -213,8 +222,15 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     """
     records = df if records is None else records
     has_acct = F.col("account_key").isNotNull() & F.col("active")
+    # an account is shared when its records name more than one number: found with min/max
+    # (a plain hash aggregate), and only the shared ones (few) are listed
+    accounts = records.where(has_acct)
+    several = (accounts.groupBy("account_key")
+               .agg(F.min("num").alias("__lo"), F.max("num").alias("__hi"))
+               .where(F.col("__lo") != F.col("__hi"))
+               .select("account_key"))
     shared = (
-        records.where(has_acct)
+        accounts.join(F.broadcast(several), "account_key", "left_semi")
         .groupBy("account_key")
         .agg(F.size(F.collect_set("num")).alias("acct_people"),
              F.sort_array(F.collect_set("record_id")).alias("acct_records"))
