@@ -335,3 +335,32 @@ def test_unconfirmed_links_searched_by_the_name_passes_only(spark):
         for r in sized.collect():
             got.setdefault(r.record_id, set()).add(r["pass"])
         assert got == {"D": {"bd_only", "full_name_kanji"}, "U": expect_u}
+
+
+def test_register_broadcast_or_shuffled_gives_the_same_links(spark, cfg):
+    """`link_residents` joins each record to its resident by broadcasting a small register
+    (run.broadcast_register_rows) or by a shuffle join: the plans differ, the rows do not,
+    and a record whose number is not in the register keeps its row (left join)."""
+    from jobs import verify
+
+    residents = spark.createDataFrame(
+        [(1, "tok1", "resident", dt.date(1980, 1, 2), "1", "H1", "13101", "山田太郎", "山田", "太郎"),
+         (2, "tok2", "resident", dt.date(1985, 3, 4), "2", "H1", "13101", "山田花子", "山田", "花子")],
+        "num long, token string, status string, birth_date date, sex string, household_id string, "
+        "municipality_code string, nk string, nfam string, ngiv string")
+    for c in verify.RESIDENT_COLS:
+        if c not in residents.columns and c != "amb":
+            kind = "array<string>" if c in ("rfam", "rgiv", "rfull", "atok") else (
+                "boolean" if c == "alpha" else "string")
+            residents = residents.withColumn(c, F.lit(None).cast(kind))
+    records = spark.createDataFrame([("c", "R1", 1), ("c", "R2", 2), ("c", "R3", 3), ("c", "R4", None)],
+                                    "category string, record_id string, num long")
+    got = {}
+    for broadcast in (True, False):
+        joined = verify.link_residents(records, residents, broadcast)
+        plan = joined._jdf.queryExecution().executedPlan().toString()
+        if broadcast:
+            assert "BroadcastHashJoin" in plan and "SortMergeJoin" not in plan
+        got[broadcast] = sorted((r.record_id, r.r_num, r.r_nk) for r in joined.collect())
+    assert got[True] == got[False] == [("R1", 1, "山田太郎"), ("R2", 2, "山田花子"), ("R3", None, None),
+                                       ("R4", None, None)]
