@@ -331,6 +331,21 @@ def fmt_bytes(n: int | None) -> str:
     return str(n)
 
 
+def json_stdout():
+    """A text stream on the process's real stdout, after pointing file descriptor 1 at stderr.
+
+    The JVM that pyspark starts inherits descriptor 1, and HotSpot prints some warnings
+    there (at 2M residents: "Retried waiting for GCLocker too often"), which would break
+    ``--json``'s promise of one JSON object on stdout.  Everything else written to
+    descriptor 1 from now on -- by this process or any child -- goes to stderr.
+    """
+    sys.stdout.flush()
+    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--residents", type=int, required=True)
@@ -343,6 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.add_argument("-q", "--quiet", action="store_true", help="no stage progress on stderr")
     args = ap.parse_args(argv)
+    out_json = json_stdout() if args.json or args.generate_only else None
 
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s [%(name)s] %(message)s", datefmt="%H:%M:%S", stream=sys.stderr)
@@ -353,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache).resolve()
     folder, meta, gen_s = ensure_sample(cache, args.residents, args.seed)
     if args.generate_only:
-        print(json.dumps({"sample": str(folder), "generate_s": gen_s, "records": meta["counts"]["records"]}))
+        print(json.dumps({"sample": str(folder), "generate_s": gen_s, "records": meta["counts"]["records"]}),
+              file=out_json, flush=True)
         return 0
 
     from jobs.pipeline import run
@@ -403,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         "memory": mem, "load_average": [round(x, 2) for x in load], "machine_cpus": os.cpu_count(),
     }
     if args.json:
-        print(json.dumps(fig, indent=2, default=str))
+        print(json.dumps(fig, indent=2, default=str), file=out_json, flush=True)
         return 0
 
     p = print

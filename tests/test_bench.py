@@ -56,3 +56,25 @@ def test_sampler_measures_the_run_against_the_configured_budget(spark, cfg):
     # the kernel's marks (JVM + Python) and the samples measure the same processes
     assert fig["driver_jvm_peak_rss_bytes"] + fig["python_peak_rss_bytes"] >= 0.98 * fig["driver_sampled_peak_rss_bytes"]
     assert fig["within_budget"] is not None
+
+
+def test_json_stdout_holds_only_the_json_when_a_child_process_prints():
+    """--json: a child started after json_stdout() (as pyspark starts the JVM) writes to
+    stderr, so stdout parses as the one JSON object."""
+    import json
+    import subprocess
+    import sys
+    bench_py = Path(bench.__file__)
+    code = (
+        "import importlib.util, json, subprocess, sys\n"
+        f"spec = importlib.util.spec_from_file_location('bench', {str(bench_py)!r})\n"
+        "b = importlib.util.module_from_spec(spec); spec.loader.exec_module(b)\n"
+        "out = b.json_stdout()\n"
+        "subprocess.run(['sh', '-c', 'echo [warning][gc] Retried waiting for GCLocker too often'], check=True)\n"
+        "print('stray print')\n"
+        "print(json.dumps({'full_s': 1.5}), file=out, flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"full_s": 1.5}
+    assert "GCLocker" in done.stderr and "stray print" in done.stderr
