@@ -1,6 +1,8 @@
 """End-to-end reconcile on hand-made records: every reason code, Japanese and alphabet names."""
 
 import datetime as dt
+import logging
+import re
 import subprocess
 from pathlib import Path
 
@@ -110,10 +112,22 @@ def outcome(spark, cfg, tmp_path_factory):
                     account_key="0009-100-1-1212121"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
-    summary = run(run_cfg, str(inp), str(out), "t1")
+    # the run's progress log, as an operator sees it
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda rec: lines.append(rec.getMessage())
+    tenken_log = logging.getLogger("tenken")
+    level = tenken_log.level
+    tenken_log.addHandler(handler)
+    tenken_log.setLevel(logging.INFO)
+    try:
+        summary = run(run_cfg, str(inp), str(out), "t1")
+    finally:
+        tenken_log.removeHandler(handler)
+        tenken_log.setLevel(level)
     sus = {(row.category, row.record_id): row for row in
            spark.read.format("delta").load(str(out / "suspects")).where(F.col("run_id") == "t1").collect()}
-    return {"summary": summary, "suspects": sus, "out": out, "inp": inp, "cfg": run_cfg, "r": r}
+    return {"summary": summary, "suspects": sus, "out": out, "inp": inp, "cfg": run_cfg, "r": r, "log": lines}
 
 
 KEY = b"test-key-not-secret"
@@ -258,6 +272,46 @@ def test_no_full_number_in_outputs(outcome, spark):
             for n in numbers:
                 assert n.encode() not in data, f"{n} in {path}"
     assert KEY not in b"".join(p.read_bytes() for p in out.rglob("*") if p.is_file())
+    # nor in the progress log
+    log_text = "\n".join(outcome["log"])
+    assert "stage publish: done" in log_text
+    for n in numbers:
+        assert n not in log_text
+    assert KEY.decode() not in log_text
+
+
+STAGES = ("read", "normalise", "input_gate", "verify", "search", "classify", "stage_outputs", "output_gate",
+          "publish")
+
+
+def test_each_stage_logs_its_start_row_counts_and_duration(outcome):
+    """Long runs show progress: one start line and one done line per stage, in order, the
+    done line with the seconds and the stage's row counts (which agree with the runs row)."""
+    lines = outcome["log"]
+    summ = outcome["summary"]
+    starts = [m.group(1) for m in map(re.compile(r"^stage (\w+): start$").match, lines) if m]
+    assert starts == list(STAGES)
+    done = {}
+    for line in lines:
+        m = re.match(r"^stage (\w+): done in (\d+\.\d) s(?:; (.*))?$", line)
+        if m:
+            done[m.group(1)] = (float(m.group(2)), dict(
+                (k, int(v.replace(",", ""))) for k, v in
+                (re.match(r"^(.*) ([\d,]+)$", part).groups() for part in (m.group(3) or "").split(", ") if part)))
+    assert list(done) == list(STAGES)
+    for name, (seconds, _) in done.items():
+        assert abs(seconds - summ["stage_seconds"][name]) <= 0.051, name
+    assert done["normalise"][1] == {"resident rows": summ["residents"], "records": summ["records"],
+                                    "quarantined records": sum(c["quarantined_rows"] for c in summ["categories"])}
+    assert done["read"][1] == {"categories": len(summ["categories"])}
+    assert done["verify"][1]["records checked"] == sum(c["checked_rows"] for c in summ["categories"])
+    fig = summ["figures"]
+    assert done["search"][1] == {"doubtful records": fig["doubtful_records"], "candidate pairs": fig["candidate_pairs"],
+                                 "largest block": fig["largest_block"]}
+    assert done["search"][1]["doubtful records"] > 0
+    for name in ("classify", "output_gate"):
+        assert done[name][1]["suspects"] == summ["suspects"] == len(outcome["suspects"])
+    assert done["publish"][1] == {"suspects": summ["suspects"], "quarantine rows": summ["quarantined"], "runs": 1}
 
 
 def test_verified_ties_flag(spark):
