@@ -229,6 +229,41 @@ def _pct(x) -> str:
     return f"{x * 100:.4g}%"
 
 
+def _raised(info) -> str | None:
+    """The first line of the exception an expectation raised, or None.
+
+    GE puts it at the top of ``exception_info`` when the expectation itself raised, and
+    under one key per metric when a metric's Spark query failed (a missing column, a bad
+    regex, an engine error): both must reach the gate's failure line."""
+    if not isinstance(info, dict):
+        return None
+    found = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    for one in found:
+        if one.get("raised_exception"):
+            return _cause(one.get("exception_message") or "")
+    return None
+
+
+_EXC = re.compile(r"\b([A-Za-z_$][\w$]*(?:Exception|Error))\b:?\s*")
+
+
+def _cause(message: str) -> str:
+    """The innermost cause of an exception message, on one line of at most 200 characters.
+
+    A failed Spark query reaches Python as "An error occurred while calling o475.collect...",
+    with the Java causes chained after it (SparkException: Job aborted ...:
+    java.util.regex.PatternSyntaxException: Unclosed group ...): the last one says why.
+    Digit runs of 8 or more are masked: an engine error may quote a value."""
+    lines = [ln.strip() for ln in message.splitlines() if ln.strip() and not ln.lstrip().startswith("at ")]
+    text = " ".join(lines[:6])
+    causes = list(_EXC.finditer(text))
+    if causes:
+        last = causes[-1]
+        text = f"{last.group(1)}: {text[last.end():]}".rstrip(": ")
+    text = re.sub(r"\d{8,}", "<digits>", text)
+    return text[:200] or "exception"
+
+
 def compact(r, where: str, index_col: str | None) -> tuple[dict, list[str]]:
     """One expectation result as counts and rates, and its failure lines."""
     d = r.to_json_dict()
@@ -241,9 +276,9 @@ def compact(r, where: str, index_col: str | None) -> tuple[dict, list[str]]:
            "result": {k: res[k] for k in _KEEP_RESULT if k in res}}
     if cfgd["type"].startswith("expect_table_") and isinstance(res.get("observed_value"), (int, float)):
         out["result"]["observed_value"] = res["observed_value"]   # a row count
-    if d.get("exception_info", {}).get("raised_exception"):
-        msg = (d["exception_info"].get("exception_message") or "").splitlines()[:1]
-        out["error"] = msg[0][:200] if msg else "exception"
+    error = _raised(d.get("exception_info"))
+    if error is not None:
+        out["error"] = error
     failures = []
     if out["success"]:
         return out, failures

@@ -23,7 +23,7 @@ import pytest
 from click.testing import CliRunner
 from pyspark.sql import functions as F
 
-from jobs import publish
+from jobs import gates, publish
 from jobs.cli import main
 from jobs.pipeline import run
 from tests.helpers import CAT_COLS, number, record_from, write_residents
@@ -253,3 +253,41 @@ def test_kill_during_publish_then_rerun(base, spark):
     sus = spark.read.format("delta").load(str(out / "suspects"))
     assert sus.where("run_id = 'b2'").count() == sus.where("run_id = 'b1'").count()
     assert not (out / publish.MANIFEST).exists() and not (out / publish.STAGING).exists()
+
+
+def test_an_expectation_that_cannot_be_evaluated_fails_the_gate_and_says_why(spark):
+    """A metric whose Spark query fails (a column the frame lacks, a regex Java rejects)
+    fails closed, and the failure line names the cause, not just "failed"."""
+    frame = spark.createDataFrame([("r1", "ab"), ("r2", None)], "record_id string, s string")
+    suite = {"name": "broken", "expectations": [
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "absent"}},
+        {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "s", "regex": "(ab"}},
+    ]}
+    gate = gates.GateResult("input")
+    gates.run_suite(gate, frame, suite, "spark", "probe")
+    assert gate.success is False
+    assert len(gate.failures) == 2, gate.failures
+    absent, = [f for f in gate.failures if "(absent)" in f]
+    regex, = [f for f in gate.failures if "match_regex" in f]
+    assert absent.startswith("probe: expect_column_values_to_not_be_null(absent) could not be evaluated: ")
+    assert '"absent"' in absent and "does not exist" in absent
+    assert regex.startswith("probe: expect_column_values_to_match_regex(s) could not be evaluated: ")
+    assert "PatternSyntaxException" in regex and "Unclosed group" in regex
+    items = {i["expectation"]: i for i in gate.suites[0]["expectations"]}
+    assert items["expect_table_row_count_to_be_between"]["success"] and "error" not in items[
+        "expect_table_row_count_to_be_between"]
+    for name in ("expect_column_values_to_not_be_null", "expect_column_values_to_match_regex"):
+        assert items[name]["success"] is False and items[name]["error"]
+
+
+def test_an_engine_error_is_reduced_to_its_innermost_cause_with_digits_masked():
+    message = ("An error occurred while calling o475.collectToPython.\n"
+               ": org.apache.spark.SparkException: Job aborted due to stage failure: Task 0 failed: "
+               "org.apache.spark.SparkNumberFormatException: [CAST_INVALID_INPUT] The value '123456789012' "
+               "cannot be cast\n\tat org.apache.spark.Foo.bar(Foo.scala:1)\n")
+    cause = gates._cause(message)
+    assert cause.startswith("SparkNumberFormatException: [CAST_INVALID_INPUT] The value '<digits>'")
+    assert "123456789012" not in cause and "\n" not in cause and len(cause) <= 200
+    assert gates._raised({"raised_exception": False, "exception_message": None}) is None
+    assert gates._raised({"metric a": {"raised_exception": True, "exception_message": message}}) == cause
