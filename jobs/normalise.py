@@ -92,10 +92,13 @@ _WIDTH_RANGES = [
     (0xFF00, 0xFFEF),  # halfwidth and fullwidth forms (ASCII, katakana, ﾞﾟ -> U+3099/U+309A)
     (0x2F800, 0x2FA1F),  # CJK compatibility ideographs supplement
 ]
-# Invisible characters deleted by fold_width: zero-width space/joiners, word joiner, BOM and
+# Characters deleted by fold_width: zero-width space/joiners, combining diacritics, word joiner, BOM and
 # variation selectors (including the ideographic variation sequences, IVS).
 _INVISIBLE = (
     "".join(chr(c) for c in range(0x200B, 0x200E))
+    # combining diacritical marks (a decomposed é is e + U+0301): Japanese text has no use
+    # for them, and an alphabet name compares on its base letters (see _latin_fold)
+    + "".join(chr(c) for c in range(0x0300, 0x0370))
     + "\u2060\ufeff"
     + "".join(chr(c) for c in range(0xFE00, 0xFE10))
     + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
@@ -173,13 +176,26 @@ _NAME_SEPS = "\\s" + _cls("・·‧゠=")
 _KATA_LETTERS = "\u30a1-\u30fa"
 
 
+# Latin letters with a stroke or bar have no decomposition; they are read as their base letter
+# (Vietnamese Đặng -> DANG, Polish Łukasz -> LUKASZ, Nordic Søren -> SOREN, Turkish dotless ı).
+_LATIN_STROKES = {"Đ": "D", "đ": "d", "Ɖ": "D", "Ø": "O", "ø": "o", "Ł": "L", "ł": "l", "Ħ": "H", "ħ": "h",
+                  "Ŧ": "T", "ŧ": "t", "ı": "i", "ƀ": "b", "Ɨ": "I", "ɨ": "i", "Ƶ": "Z", "ƶ": "z"}
+
+
 def _latin_fold() -> tuple[str, str]:
-    """Latin letters with diacritics -> base ASCII letter (José -> Jose)."""
+    """Latin letters with diacritics -> base ASCII letter (José -> Jose, Nguyễn -> Nguyen):
+    Latin-1 Supplement, Extended-A/B and Extended Additional (Vietnamese), plus the letters
+    with a stroke (`_LATIN_STROKES`)."""
     src, dst = [], []
-    for cp in range(0x00C0, 0x0250):
-        ch = chr(cp)
-        base = unicodedata.normalize("NFD", ch)[0]
-        if base != ch and base.isascii() and base.isalpha():
+    for lo, hi in ((0x00C0, 0x0250), (0x1E00, 0x1F00)):
+        for cp in range(lo, hi):
+            ch = chr(cp)
+            base = unicodedata.normalize("NFD", ch)[0]
+            if base != ch and base.isascii() and base.isalpha():
+                src.append(ch)
+                dst.append(base)
+    for ch, base in _LATIN_STROKES.items():
+        if ch not in src:
             src.append(ch)
             dst.append(base)
     return "".join(src), "".join(dst)

@@ -73,6 +73,13 @@ CASES += [
     ((None, "ヤマダ ユウ", "1990-01-01", "1", None),
      ("山田 雄一", "ヤマダ ユウイチ", "1990-01-01", "1", A),
      {"name_kanji": "missing", "name_kana": "given_diff"}),
+    # a Vietnamese name with its diacritics on one side, family name first on the other
+    (("Nguyễn Thị Hương", None, "1995-03-08", "2", None),
+     ("HUONG NGUYEN THI", "グエン ティ フオン", "1995-03-08", "2", A),
+     {"name_kanji": "exact", "name_kana": "missing"}),
+    (("Đặng Văn Hùng", None, "1990-06-01", "1", None),
+     ("DANG VAN HUNG", None, "1990-06-01", "1", A),
+     {"name_kanji": "exact"}),
 ]
 
 
@@ -108,6 +115,7 @@ def test_levels_and_judgement(spark, names):
     assert got[12].judgement == "unknown"
     assert got[13].judgement == "soft" and got[14].judgement == "soft"
     assert got[15].judgement == "hard"
+    assert got[len(CASES) - 2].judgement == "agree" and got[len(CASES) - 1].judgement == "agree"
 
 
 def test_weights_order_levels(cfg):

@@ -175,6 +175,16 @@ def test_name_key_names(spark):
             ("Smith John", "SMITHJOHN"),
             ("ＳＭＩＴＨ　ＪＯＨＮ", "SMITHJOHN"),
             ("José García", "JOSEGARCIA"),
+            # Vietnamese (Latin Extended Additional, two marks on one letter; Đ has a stroke)
+            ("Nguyễn Văn An", "NGUYENVANAN"),
+            ("Đặng Thị Hương", "DANGTHIHUONG"),
+            ("Trần Đức Thắng", "TRANDUCTHANG"),
+            # decomposed: base letter + combining mark (U+0301, U+0302 U+0303)
+            ("Jose\u0301 Garci\u0301a", "JOSEGARCIA"),
+            ("Nguye\u0302\u0303n", "NGUYEN"),
+            # letters with a stroke, ß
+            ("Søren Łukasz", "SORENLUKASZ"),
+            ("Straße", "STRASSE"),
             ("", None),
             ("　", None),
             (None, None),
@@ -244,6 +254,9 @@ def test_alpha_tokens(spark):
             ("O'Brien Sean", ["OBRIEN", "SEAN"]),
             ("José GARCÍA", ["GARCIA", "JOSE"]),
             ("NGUYEN VAN AN", ["AN", "NGUYEN", "VAN"]),
+            ("Nguyễn Văn An", ["AN", "NGUYEN", "VAN"]),
+            ("ĐỖ Thị Mai", ["DO", "MAI", "THI"]),
+            ("Mu\u0308ller-Lu\u0308denscheidt", ["LUDENSCHEIDT", "MULLER"]),
             (" , . ", None),
             ("", None),
             (None, None),
