@@ -14,6 +14,8 @@ import math
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from jobs import normalise as N
+
 FIELDS = ("name_kanji", "name_kana", "birth_date", "sex", "address")
 
 
@@ -116,6 +118,8 @@ def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str
         F.when(F.coalesce(reads, F.lit(False)), "reading")
         .when(a.isNull() | b.isNull(), "missing")
         .when(a == b, "exact")
+        # the same reading with a long vowel spelt differently (サトウ ヨウコ / ｻﾄｰ ﾖｰｺ)
+        .when(N.kana_short(a) == N.kana_short(b), "long_vowel")
         .when((gl == gr) & (fl != fr), "maiden")
         .when(_close(a, b, 1, 3) | F.coalesce(foreign, F.lit(False)), "close")
         .when((fl == fr) & (gl != gr), "given_diff")
@@ -180,10 +184,12 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
     while twins 優太/優斗 differ in both forms (hard).
     """
     k_ok = kanji.isin("exact")
-    r_ok = kana.isin("exact")
+    # a long vowel spelt otherwise is the same reading, except between two given names
+    # written differently (ユキ/ユウキ are two names)
+    r_ok = kana.isin("exact") | ((kana == "long_vowel") & (kanji != "given_diff"))
     return (
         F.when((kanji == "missing") & (kana == "missing"), "unknown")
-        .when(k_ok & kana.isin("exact", "missing", "reading"), "agree")
+        .when(k_ok & kana.isin("exact", "missing", "reading", "long_vowel"), "agree")
         .when((kanji == "missing") & kana.isin("exact", "reading"), "agree")
         .when(k_ok, "soft")                                   # kanji equal, reading differs
         .when(kanji.isin("reading") & ~kana.isin("different", "given_diff"), "soft")  # 洋子/陽子, both read ヨウコ

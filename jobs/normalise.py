@@ -471,6 +471,33 @@ def name_parts(col: ColumnOrName) -> Column:
     return _parts(col, kanji=True)
 
 
+# Rows of the kana a long vowel can follow, in reading keys (small kana already large,
+# ヂ/ヅ/ヲ/ヴ already folded): after an o-row kana ウ or オ lengthens it (サトウ, オオタ), after a
+# u-row kana ウ (ユウコ), after an e-row kana イ (ケイコ).
+_O_ROW = "オコソトノホモヨロゴゾドボポ"
+_U_ROW = "ウクスツヌフムユルグズブプ"
+_E_ROW = "エケセテネヘメレゲゼデベペ"
+
+
+def kana_short(col: ColumnOrName) -> Column:
+    """
+    A reading key with its long vowels written short: サトウ, サトー, サトオ and ｻﾄ all give サト.
+
+    Reading keys already drop the long-vowel mark (ユーコ = ﾕｺ) but keep a long vowel spelt
+    with a kana (ユウコ): the register writes サトウ ヨウコ where a holder's system wrote
+    ｻﾄｰ ﾖｰｺ.  This form compares the two.  It also makes ユキ and ユウキ equal, which are two
+    names, so it is a comparison level of its own (`jobs.compare.name_kana_level`), not the key.
+
+    :param col: a reading key (`kana_key`, ``kk``/``kfam``/``kgiv``)
+    :type col: str or pyspark.sql.Column
+    :return: the key without the kana that lengthen the vowel before them
+    :rtype: pyspark.sql.Column
+    """
+    s = F.regexp_replace(_col(col), f"(?<=[{_O_ROW}])[ウオ]", "")
+    s = F.regexp_replace(s, f"(?<=[{_U_ROW}])ウ", "")
+    return F.regexp_replace(s, f"(?<=[{_E_ROW}])イ", "")
+
+
 def alpha_tokens(col: ColumnOrName) -> Column:
     """
     Sorted, upper-cased tokens of an alphabet name (foreign residents), so that the order of

@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs import compare as C
+from jobs import normalise as N
 from jobs.joins import broadcast_if_small
 
 RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", "municipality_code",
@@ -262,6 +263,8 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
         # a middle name left out (ｲ ｿﾝﾎ for LEE SUNGHO, ｸﾞｴﾝ ｺﾞﾂｸ ﾘﾝ for NGUYEN LINH)
         | F.coalesce((F.col("r_alpha") | F.col("alpha"))
                      & C.foreign_kana_agree(F.col("hfam"), F.col("hgiv"), person_fam, person_giv), F.lit(False))
+        # long vowels spelt otherwise (ｲﾄｰ ﾘﾖｰ for イトウ リョウ): the same reading
+        | (N.kana_short(F.col("hk")) == N.kana_short(person_kana))
     )
     # alphabet holder names: the same tokens in any order, one typo, or a middle name dropped
     person_atok = F.coalesce(F.col("r_atok"), F.col("atok"))

@@ -80,6 +80,17 @@ CASES += [
     (("Đặng Văn Hùng", None, "1990-06-01", "1", None),
      ("DANG VAN HUNG", None, "1990-06-01", "1", A),
      {"name_kanji": "exact"}),
+    # long vowels spelt with ー (or left out, bank style) on one side, with ウ/オ/イ on the other
+    (("太田 恵子", "ｵｰﾀ ｹｰｺ", "1970-02-02", "2", None),
+     ("太田 恵子", "オオタ ケイコ", "1970-02-02", "2", A),
+     {"name_kanji": "exact", "name_kana": "long_vowel"}),
+    ((None, "サトー ユーコ", "1980-01-01", "2", None),
+     ("佐藤 裕子", "サトウ ユウコ", "1980-01-01", "2", A),
+     {"name_kanji": "missing", "name_kana": "long_vowel"}),
+    # ... but ユキ and ユウキ written with other kanji are two given names
+    (("山本 由紀", "ヤマモト ユキ", "2005-05-05", "2", None),
+     ("山本 勇気", "ヤマモト ユウキ", "2005-05-05", "1", A),
+     {"name_kanji": "given_diff", "name_kana": "long_vowel"}),
 ]
 
 
@@ -115,7 +126,10 @@ def test_levels_and_judgement(spark, names):
     assert got[12].judgement == "unknown"
     assert got[13].judgement == "soft" and got[14].judgement == "soft"
     assert got[15].judgement == "hard"
-    assert got[len(CASES) - 2].judgement == "agree" and got[len(CASES) - 1].judgement == "agree"
+    assert got[len(CASES) - 5].judgement == "agree" and got[len(CASES) - 4].judgement == "agree"
+    assert got[len(CASES) - 3].judgement == "agree"     # the same name, long vowels spelt otherwise
+    assert got[len(CASES) - 2].judgement == "soft"      # a reading alone: not a confirmation
+    assert got[len(CASES) - 1].judgement == "hard"      # twins 由紀/勇気
 
 
 def test_weights_order_levels(cfg):

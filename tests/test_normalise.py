@@ -467,3 +467,17 @@ def test_functions_return_columns(spark, fn):
 
     assert isinstance(fn(F.col("x")), Column)
     assert isinstance(fn("x"), Column)
+
+
+def test_kana_short_writes_long_vowels_short(spark):
+    key = lambda v: N.kana_short(N.kana_key(v))  # noqa: E731
+    _check(spark, key, [
+        ("サトウ", "サト"), ("サトー", "サト"), ("ｻﾄｰ", "サト"), ("さとお", "サト"),
+        ("オオタ", "オタ"), ("オウタ", "オタ"), ("オータ", "オタ"),
+        ("ユウコ", "ユコ"), ("ﾕｰｺ", "ユコ"), ("ケイコ", "ケコ"), ("ケーコ", "ケコ"),
+        ("リョウ", "リヨ"), ("ﾘﾖｳ", "リヨ"), ("キョウコ", "キヨコ"),
+        # what does not lengthen a vowel stays
+        ("サイトウ", "サイト"), ("カイ", "カイ"), ("アオイ", "アオイ"), ("ミウ", "ミウ"), ("タエ", "タエ"),
+        (None, None),
+    ])
+

@@ -49,6 +49,7 @@ def _res():
     add(22, "NGUYEN NGOC LINH", None, "1998-03-21", "2", "H15", "大阪府豊中市本町4丁目2番26号")
     add(23, "SILVA CARLOS", None, "2017-09-15", "1", "H16", "神奈川県横浜市中区山手町4丁目14番24号")
     add(24, "SILVA LUCAS", "シルバ ルカス", "1980-09-14", "1", "H16", "神奈川県横浜市中区山手町4丁目14番24号")
+    add(25, "伊東 洋一", "イトウ ヨウイチ", "1966-04-07", "1", "H17", "広島県広島市中区基町10番52号")
     return r
 
 
@@ -82,7 +83,9 @@ def outcome(spark, cfg, tmp_path_factory):
     write_category(inp, "intractable_disease", [record_from(r[2], "ID01"), record_from(r[2], "ID02"),
                                                 record_from(r[1], "ID03", active=False), record_from(r[1], "ID04")])
     write_category(inp, "mynapoint", [record_from(r[11], "MP01"), record_from(r[8], "MP02"),
-                                      record_from(r[11], "MP03", individual_number=number(1))])
+                                      record_from(r[11], "MP03", individual_number=number(1)),
+                                      # long vowels written with ー, and day and month swapped
+                                      record_from(r[25], "MP04", name_kana="イトー ヨーイチ", birth_date="1966-07-04")])
     write_category(inp, "school_health", [record_from(r[1], "SH01"), record_from(r[3], "SH02")])
     write_category(inp, "public_benefit_account", [
         record_from(r[3], "PB01", account_holder_kana="ﾔﾏﾀﾞ ﾀﾛｳ", account_key="0001-001-1-1234567"),
@@ -110,6 +113,8 @@ def outcome(spark, cfg, tmp_path_factory):
         # ... but the father's account for the son still is
         record_from(r[23], "PB13", name_kana="シルバ カルロス", account_holder_kana="ｼﾙﾊﾞ ﾙｶｽ",
                     account_key="0009-100-1-1212121"),
+        # the holder's long vowels written with ｰ (イトウ ヨウイチ): the same name
+        record_from(r[25], "PB14", account_holder_kana="ｲﾄｰ ﾖｰｲﾁ", account_key="0009-100-1-1313131"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     # the run's progress log, as an operator sees it
@@ -212,6 +217,7 @@ def test_ambiguous_and_age(outcome):
     # ... but a record linked to somebody else whose best candidates are the twins is a tie
     assert _reason(outcome, "mynapoint", "MP03") == "AMBIGUOUS_IDENTITY"
     assert ("mynapoint", "MP02") not in outcome["suspects"]   # 同姓同名 but birth dates differ
+    assert ("mynapoint", "MP04") not in outcome["suspects"]   # ー for ウ is not a second disagreement
     assert _reason(outcome, "school_health", "SH01") == "AGE_INELIGIBLE"
 
 
@@ -236,6 +242,7 @@ def test_accounts(outcome):
     assert ("public_benefit_account", "PB11") not in s and ("public_benefit_account", "PB12") not in s
     pb13 = s[("public_benefit_account", "PB13")]
     assert pb13.reason == "ACCOUNT_HOLDER_MISMATCH" and pb13.evidence.holder_in_household is True
+    assert ("public_benefit_account", "PB14") not in s
 
 
 def test_runs_row_and_conservation(outcome, spark):
