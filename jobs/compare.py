@@ -68,6 +68,18 @@ def _reads_as(l: str, r: str, part: str) -> Column:
         F.lit(False))
 
 
+def _katakana_of_alpha(k: str, a: str) -> Column:
+    """Side ``k`` writes in katakana the name that side ``a`` registers in the alphabet, and
+    it reads as ``a``'s own reading, in either order or with a middle name left out
+    (メンドーサ・ラモン for MENDOZA RAMON read メンドーサ ラモン)."""
+    nk, kk = _c(k, "nk"), _c(a, "kk")
+    agree = (nk == kk) | foreign_kana_agree(_c(k, "nfam"), _c(k, "ngiv"), _c(a, "kfam"), _c(a, "kgiv"))
+    return F.coalesce(_c(a, "alpha") & kk.isNotNull() & nk.rlike(_KATAKANA_NAME) & agree, F.lit(False))
+
+
+_KATAKANA_NAME = "^[\u30a1-\u30fa]+$"
+
+
 def name_kanji_level(l: str, r: str) -> Column:
     nk_l, nk_r = _c(l, "nk"), _c(r, "nk")
     both_alpha = _c(l, "alpha") & _c(r, "alpha")
@@ -79,6 +91,7 @@ def name_kanji_level(l: str, r: str) -> Column:
         F.when(nk_l.isNull() | nk_r.isNull(), "missing")
         .when((nk_l == nk_r) | (both_alpha & (at_l == at_r)), "exact")
         .when(alpha_close, "alpha_close")
+        .when(_katakana_of_alpha(l, r) | _katakana_of_alpha(r, l), "katakana")
         .when(~both_alpha & _reads_as(l, r, "fam") & _reads_as(l, r, "giv"), "reading")
         .when((gl == gr) & (fl != fr), "maiden")
         .when((fl == fr) & (gl != gr), "given_diff")
@@ -184,12 +197,16 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
     while twins 優太/優斗 differ in both forms (hard).
     """
     k_ok = kanji.isin("exact")
+    # a foreign name written in katakana that reads as the registered reading
+    kata_ok = (kanji == "katakana") & kana.isin("exact", "missing", "reading", "long_vowel", "close")
     # a long vowel spelt otherwise is the same reading, except between two given names
     # written differently (ユキ/ユウキ are two names)
     r_ok = kana.isin("exact") | ((kana == "long_vowel") & (kanji != "given_diff"))
     return (
         F.when((kanji == "missing") & (kana == "missing"), "unknown")
         .when(k_ok & kana.isin("exact", "missing", "reading", "long_vowel"), "agree")
+        .when(kata_ok, "agree")
+        .when(kanji == "katakana", "soft")
         .when((kanji == "missing") & kana.isin("exact", "reading"), "agree")
         .when(k_ok, "soft")                                   # kanji equal, reading differs
         .when(kanji.isin("reading") & ~kana.isin("different", "given_diff"), "soft")  # 洋子/陽子, both read ヨウコ

@@ -100,6 +100,9 @@ _INVISIBLE = (
     # for them, and an alphabet name compares on its base letters (see _latin_fold)
     + "".join(chr(c) for c in range(0x0300, 0x0370))
     + "\u2060\ufeff"
+    # soft hyphen, bidirectional marks and embeddings, invisible operators, Mongolian vowel separator
+    + "\u00ad\u200e\u200f\u180e" + "".join(chr(c) for c in range(0x202A, 0x202F))
+    + "".join(chr(c) for c in range(0x2061, 0x2065)) + "".join(chr(c) for c in range(0x2066, 0x206A))
     + "".join(chr(c) for c in range(0xFE00, 0xFE10))
     + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
 )
@@ -174,6 +177,18 @@ _WAVES = "~\u301c\u3030"
 # foreign names written in katakana (ジョン＝スミス).
 _NAME_SEPS = "\\s" + _cls("・·‧゠=")
 _KATA_LETTERS = "\u30a1-\u30fa"
+# Family and given name are split at the first separator: a space, or the middle dot or double
+# hyphen of a foreign name written in katakana (メンドーサ・ラモン, ジョン＝スミス).
+_PART_SPLIT = f"[{_NAME_SEPS}]+"
+_PART_TRIM = f"^[{_NAME_SEPS}]+|[{_NAME_SEPS}]+$"
+# A note in brackets inside a name field (遠藤 麻衣（旧姓：中島）, SMITH JOHN (JACK)) is not part
+# of the name; an unclosed bracket runs to the end.  Full-width ( [ are "(" "[" after folding.
+_OPEN_NOTE, _CLOSE_NOTE = "(\\[【〈《「『", ")\\]】〉》」』"
+_NAME_NOTE = f"[{_OPEN_NOTE}][^{_CLOSE_NOTE}]*[{_CLOSE_NOTE}]?"
+
+
+def _without_notes(folded: Column) -> Column:
+    return F.regexp_replace(folded, _NAME_NOTE, " ")
 
 
 # Latin letters with a stroke or bar have no decomposition; they are read as their base letter
@@ -313,8 +328,8 @@ def _name_core(folded: Column, kanji: bool) -> Column:
 
 
 def _parts(col: ColumnOrName, kanji: bool) -> Column:
-    folded = F.regexp_replace(_fold(_col(col)), "^\\s+|\\s+$", "")
-    pieces = F.split(folded, "\\s+", 2)
+    folded = F.regexp_replace(_without_notes(_fold(_col(col))), _PART_TRIM, "")
+    pieces = F.split(folded, _PART_SPLIT, 2)
     family = _null_if_empty(_name_core(F.get(pieces, 0), kanji))
     given = _null_if_empty(_name_core(F.get(pieces, 1), kanji))
     return F.when(
@@ -410,7 +425,7 @@ def kana_key(col: ColumnOrName) -> Column:
     :return: katakana without spaces, null when null or empty
     :rtype: pyspark.sql.Column
     """
-    return _null_if_empty(_name_core(_fold(_col(col)), kanji=False))
+    return _null_if_empty(_name_core(_without_notes(_fold(_col(col))), kanji=False))
 
 
 def kana_parts(col: ColumnOrName) -> Column:
@@ -449,7 +464,7 @@ def name_key(col: ColumnOrName) -> Column:
     :return: the key, null when null or empty
     :rtype: pyspark.sql.Column
     """
-    return _null_if_empty(_name_core(_fold(_col(col)), kanji=True))
+    return _null_if_empty(_name_core(_without_notes(_fold(_col(col))), kanji=True))
 
 
 def name_parts(col: ColumnOrName) -> Column:
@@ -514,7 +529,7 @@ def alpha_tokens(col: ColumnOrName) -> Column:
     :return: ``array<string>``, null when null or without any token
     :rtype: pyspark.sql.Column
     """
-    s = F.upper(F.translate(_fold(_col(col)), _LATIN_SRC, _LATIN_DST))
+    s = F.upper(F.translate(_without_notes(_fold(_col(col))), _LATIN_SRC, _LATIN_DST))
     s = F.regexp_replace(s, "['’‘`´]", "")
     s = F.regexp_replace(s, f"[,./{_cls(_DASHES)}・·=]", " ")
     tokens = F.array_sort(F.filter(F.split(s, "\\s+", -1), lambda t: t != ""))
@@ -616,8 +631,8 @@ def area_of_address_key(key: ColumnOrName) -> Column:
 
 
 def _pieces(col: ColumnOrName, kanji: bool) -> Column:
-    folded = F.regexp_replace(_fold(_col(col)), "^\\s+|\\s+$", "")
-    return F.transform(F.split(folded, "\\s+", 2), lambda p: _name_core(p, kanji))
+    folded = F.regexp_replace(_without_notes(_fold(_col(col))), _PART_TRIM, "")
+    return F.transform(F.split(folded, _PART_SPLIT, 2), lambda p: _name_core(p, kanji))
 
 
 def name_pieces(col: ColumnOrName) -> Column:

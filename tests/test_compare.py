@@ -91,6 +91,17 @@ CASES += [
     (("山本 由紀", "ヤマモト ユキ", "2005-05-05", "2", None),
      ("山本 勇気", "ヤマモト ユウキ", "2005-05-05", "1", A),
      {"name_kanji": "given_diff", "name_kana": "long_vowel"}),
+    # a foreign resident's name written in katakana where the register has the alphabet
+    (("メンドーサ・ラモン", "メンドーサ ラモン", "1990-01-01", "1", None),
+     ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
+     {"name_kanji": "katakana", "name_kana": "exact"}),
+    (("ラモン メンドーサ", None, "1990-01-01", "1", None),
+     ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
+     {"name_kanji": "katakana", "name_kana": "missing"}),
+    # ... but not another name
+    (("メンドーサ・カルロス", None, "1990-01-01", "1", None),
+     ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
+     {"name_kanji": "different", "name_kana": "missing"}),
 ]
 
 
@@ -126,10 +137,12 @@ def test_levels_and_judgement(spark, names):
     assert got[12].judgement == "unknown"
     assert got[13].judgement == "soft" and got[14].judgement == "soft"
     assert got[15].judgement == "hard"
-    assert got[len(CASES) - 5].judgement == "agree" and got[len(CASES) - 4].judgement == "agree"
-    assert got[len(CASES) - 3].judgement == "agree"     # the same name, long vowels spelt otherwise
-    assert got[len(CASES) - 2].judgement == "soft"      # a reading alone: not a confirmation
-    assert got[len(CASES) - 1].judgement == "hard"      # twins 由紀/勇気
+    assert got[len(CASES) - 8].judgement == "agree" and got[len(CASES) - 7].judgement == "agree"
+    assert got[len(CASES) - 6].judgement == "agree"     # the same name, long vowels spelt otherwise
+    assert got[len(CASES) - 5].judgement == "soft"      # a reading alone: not a confirmation
+    assert got[len(CASES) - 4].judgement == "hard"      # twins 由紀/勇気
+    assert got[len(CASES) - 3].judgement == "agree" and got[len(CASES) - 2].judgement == "agree"
+    assert got[len(CASES) - 1].judgement == "hard"
 
 
 def test_weights_order_levels(cfg):

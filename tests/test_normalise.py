@@ -67,6 +67,9 @@ def test_fold_width(spark):
             ("𠮷田", "𠮷田"),
             ("﨑\U000e0100田", "﨑田"),  # ideographic variation selector deleted
             ("\ufeff山田\u200b", "山田"),
+            ("高橋 榮\u00ad子", "高橋 榮子"),  # soft hyphen
+            ("\u202a山田\u202c \u200e太郎\u200f", "山田 太郎"),  # bidirectional marks
+            ("Jose\u0301", "Jose"),  # combining acute: the base letter stays
             ("塚", "塚"),  # compatibility ideograph U+FA10 -> U+585A
             ("", None),
             (None, None),
@@ -175,6 +178,8 @@ def test_name_key_names(spark):
             ("Smith John", "SMITHJOHN"),
             ("ＳＭＩＴＨ　ＪＯＨＮ", "SMITHJOHN"),
             ("José García", "JOSEGARCIA"),
+            ("遠藤 麻衣(旧姓:中島)", "遠藤麻衣"),
+            ("エンドウ マイ（キュウセイ ナカジマ）", "エンドウマイ"),
             # Vietnamese (Latin Extended Additional, two marks on one letter; Đ has a stroke)
             ("Nguyễn Văn An", "NGUYENVANAN"),
             ("Đặng Thị Hương", "DANGTHIHUONG"),
@@ -230,6 +235,15 @@ def test_name_parts(spark):
             ("髙橋　𠮷郎", ("高橋", "吉郎")),
             ("  山﨑 　邊子 ", ("山崎", "辺子")),
             ("ｽﾐｽ ｼﾞｮﾝ", ("スミス", "ジヨン")),
+            # a foreign name in katakana: the middle dot or double hyphen parts it too
+            ("メンドーサ・ラモン", ("メンドサ", "ラモン")),
+            ("ブイ・ゴック・フォン", ("ブイ", "ゴツクフオン")),
+            ("ジョン＝スミス", ("ジヨン", "スミス")),
+            ("・ジョン・", ("ジヨン", None)),
+            # a note in brackets is not part of the name
+            ("遠藤　麻衣（旧姓：中島）", ("遠藤", "麻衣")),
+            ("遠藤 麻衣 [旧姓 中島", ("遠藤", "麻衣")),
+            ("【要確認】遠藤 麻衣", ("遠藤", "麻衣")),
             ("SMITH John Paul", ("SMITH", "JOHNPAUL")),
             ("山田太郎", ("山田太郎", None)),
         ],
@@ -254,6 +268,7 @@ def test_alpha_tokens(spark):
             ("O'Brien Sean", ["OBRIEN", "SEAN"]),
             ("José GARCÍA", ["GARCIA", "JOSE"]),
             ("NGUYEN VAN AN", ["AN", "NGUYEN", "VAN"]),
+            ("SMITH JOHN (JACK)", ["JOHN", "SMITH"]),
             ("Nguyễn Văn An", ["AN", "NGUYEN", "VAN"]),
             ("ĐỖ Thị Mai", ["DO", "MAI", "THI"]),
             ("Mu\u0308ller-Lu\u0308denscheidt", ["LUDENSCHEIDT", "MULLER"]),
