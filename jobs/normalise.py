@@ -249,7 +249,7 @@ PREFECTURES: list[str] = [row[1] for row in _read_tsv("prefectures.tsv")]
 # Address numbering.
 _KNUM = "〇一二三四五六七八九十百千"
 _OPEN, _CLOSE = "\ue000", "\ue001"  # private-use sentinels around a kanji numeral run
-_WRAP_BEFORE = f"([{_KNUM}]+)(?=丁目|番(?!町)|号|の[0-9{_KNUM}]|-)"
+_WRAP_BEFORE = f"([{_KNUM}]+)(?=丁目|番(?!町)|号|条|線|の[0-9{_KNUM}]|-)"
 _WRAP_AFTER = (
     f"(?<=丁目|番地|番|-|丁目の|番地の|番の|-の|{_CLOSE}の|[0-9]の)([{_KNUM}]+)(?!\\p{{IsHan}})"
 )
@@ -366,7 +366,7 @@ def _address_core(col: ColumnOrName) -> Column:
     s = F.regexp_replace(s, f"[{_cls(_DASHES)}]", "-")
     s = F.regexp_replace(s, f"(?<=[0-9{_KNUM}])[ー{_cls(_WAVES)}]", "-")
     # Leading postal code (〒100-0005), then prefecture, then 大字/字.
-    s = F.regexp_replace(s, "^(?:〒[0-9]{3}-?[0-9]{4}|[0-9]{3}-[0-9]{4}(?![0-9]))", "")
+    s = F.regexp_replace(s, "^(?:〒[0-9]{3}-?[0-9]{4}|[0-9]{3}-[0-9]{4}(?![0-9])|[0-9]{7}(?![0-9-]))", "")
     s = F.regexp_replace(s, _PREFECTURE_RE, "")
     s = F.regexp_replace(s, "大字|(?<![十文赤黒数名])字", "")
     # Place-name particles between kanji: 霞ヶ関/霞ケ関/霞が関, 丸ノ内/丸の内.
@@ -376,8 +376,8 @@ def _address_core(col: ColumnOrName) -> Column:
     # Numbering separators -> "-".
     s = F.regexp_replace(s, "(?<=[0-9])(?:丁目|番地|番(?!町)|号)", "-")
     s = F.regexp_replace(s, "(?<=[0-9-])の(?=[0-9])", "-")
-    s = F.regexp_replace(s, "-{2,}", "-")
-    return F.regexp_replace(s, "-+$", "")
+    # a separator not followed by a number goes (1丁目2番3号グランドメゾン = 1-2-3グランドメゾン)
+    return F.regexp_replace(s, "-+(?![0-9])", "")
 
 
 # ---------------------------------------------------------------------------------------------
