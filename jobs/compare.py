@@ -87,9 +87,11 @@ def name_kanji_level(l: str, r: str) -> Column:
     at_r = F.array_join(_c(r, "atok"), " ")
     alpha_close = both_alpha & (_close(at_l, at_r, 2, 8) | _alpha_close(l, r))
     fl, gl, fr, gr = _aligned(l, r, "nk", "nfam", "ngiv")
+    # an alphabet name in the other order, a name split otherwise (JIWOO KIM / KIM JI-WOO)
+    fl_a, gl_a = _c(l, "nfam"), _c(l, "ngiv")
     return (
         F.when(nk_l.isNull() | nk_r.isNull(), "missing")
-        .when((nk_l == nk_r) | (both_alpha & (at_l == at_r)), "exact")
+        .when((nk_l == nk_r) | (both_alpha & ((at_l == at_r) | (F.concat(gl_a, fl_a) == nk_r))), "exact")
         .when(alpha_close, "alpha_close")
         .when(_katakana_of_alpha(l, r) | _katakana_of_alpha(r, l), "katakana")
         .when(~both_alpha & _reads_as(l, r, "fam") & _reads_as(l, r, "giv"), "reading")

@@ -62,8 +62,12 @@ def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFram
         F.nullif(F.get("__np", 1), F.lit("")).alias("ngiv"),
     ).withColumn("nk", F.nullif(F.concat_ws("", "nfam", "ngiv"), F.lit("")))
     alpha = F.coalesce(F.col("nk").rlike(_ALPHA_NAME), F.lit(False))
-    keyed = keyed.select("*", alpha.alias("alpha")).withColumn(
-        "atok", F.when(F.col("alpha"), N.alpha_tokens(F.col("v"))))
+    # an alphabet name's keys are its letters: JI-WOO, JIWOO and O'BRIEN, OBRIEN compare equal
+    letters = {c: F.when(F.col("alpha"), F.nullif(F.regexp_replace(c, "[^A-Z]", ""), F.lit(""))).otherwise(F.col(c))
+               for c in ("nfam", "ngiv", "nk")}
+    keyed = (keyed.select("v", "nfam", "ngiv", "nk", alpha.alias("alpha"))
+             .select("v", *[letters[c].alias(c) for c in ("nfam", "ngiv", "nk")], "alpha",
+                     F.when(F.col("alpha"), N.alpha_tokens(F.col("v"))).alias("atok")))
     if readings is not None:
         from jobs.readings import add_readings
 
