@@ -78,6 +78,19 @@ def _katakana_of_alpha(k: str, a: str) -> Column:
 
 
 _KATAKANA_NAME = "^[\u30a1-\u30fa]+$"
+# What a system writes for a character it cannot encode (外字): the geta mark, a question
+# mark (？ is ? after width folding), a square.
+_PLACEHOLDERS = "〓?■□"
+
+
+def _placeholder_match(a: Column, b: Column) -> Column:
+    """``a`` has characters its system could not encode (平川 〓子, 平川 ？子) and reads as ``b``
+    with any one character in their place; at least two characters known."""
+    has = a.rlike(f"[{_PLACEHOLDERS}]")
+    known = F.length(F.regexp_replace(a, f"[{_PLACEHOLDERS}]", "")) >= 2
+    escaped = F.regexp_replace(a, r"([%_\\])", r"\\$1")
+    pattern = F.translate(escaped, _PLACEHOLDERS, "_" * len(_PLACEHOLDERS))
+    return F.coalesce(has & known & ~b.rlike(f"[{_PLACEHOLDERS}]") & F.like(b, pattern), F.lit(False))
 
 
 def name_kanji_level(l: str, r: str) -> Column:
@@ -94,6 +107,7 @@ def name_kanji_level(l: str, r: str) -> Column:
         .when((nk_l == nk_r) | (both_alpha & ((at_l == at_r) | (F.concat(gl_a, fl_a) == nk_r))), "exact")
         .when(alpha_close, "alpha_close")
         .when(_katakana_of_alpha(l, r) | _katakana_of_alpha(r, l), "katakana")
+        .when(_placeholder_match(nk_l, nk_r) | _placeholder_match(nk_r, nk_l), "placeholder")
         .when(~both_alpha & _reads_as(l, r, "fam") & _reads_as(l, r, "giv"), "reading")
         .when((gl == gr) & (fl != fr), "maiden")
         .when((fl == fr) & (gl != gr), "given_diff")
@@ -209,6 +223,9 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
         .when(k_ok & kana.isin("exact", "missing", "reading", "long_vowel"), "agree")
         .when(kata_ok, "agree")
         .when(kanji == "katakana", "soft")
+        # an unencodable character in place of one of the other side's: agreed by the reading
+        .when((kanji == "placeholder") & kana.isin("exact", "long_vowel"), "agree")
+        .when((kanji == "placeholder") & ~kana.isin("different", "given_diff", "maiden"), "soft")
         .when((kanji == "missing") & kana.isin("exact", "reading"), "agree")
         .when(k_ok, "soft")                                   # kanji equal, reading differs
         .when(kanji.isin("reading") & ~kana.isin("different", "given_diff"), "soft")  # 洋子/陽子, both read ヨウコ
