@@ -20,7 +20,7 @@ from jobs import compare as C
 from jobs.readings import reading_keys
 
 KEY = ["category", "record_id"]
-CAND_COLS = ("num", "token", "household_id", "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv",
+CAND_COLS = ("num", "token", "household_id", "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks",
              "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")
 
 
@@ -42,7 +42,7 @@ def resident_candidates(residents: DataFrame) -> DataFrame:
     """Residents as candidates: ``bd``/``sx`` named as on records, plus blocking keys."""
     return blocking_keys(
         residents.select(*[F.col(c) for c in ("num", "token", "household_id", "nk", "nfam", "ngiv", "kk",
-                                              "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")],
+                                              "kfam", "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")],
                          F.col("birth_date").alias("bd"), F.col("sex").alias("sx"))
     )
 
@@ -181,7 +181,7 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     cls = blocking.get("classify", {})
     tf_fields = set(cls.get("tf_adjust", []))
     floor = float(cls.get("tf_floor", 1e-6))
-    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha",
+    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha",
                         "atok", "ak", "aa")
     given_tf = [f"tf_{TF_COLUMNS[f]}" for f in sorted(tf_fields)]
     missing = [c for c in given_tf if c not in cands.columns]

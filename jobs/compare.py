@@ -121,13 +121,18 @@ def _kana_reads_kanji(kana: Column, full_readings: Column) -> Column:
     return F.coalesce(F.array_contains(full_readings, kana), F.lit(False))
 
 
+def foreign_kana_swapped(fam1: Column, giv1: Column, fam2: Column, giv2: Column) -> Column:
+    """Family and given name of a two-part reading in the other order (ソンホ イ / イ ソンホ)."""
+    return (fam1 == giv2) & (giv1 == fam2)
+
+
 def foreign_kana_agree(fam1: Column, giv1: Column, fam2: Column, giv2: Column) -> Column:
     """Two katakana renderings of a foreign resident's name that agree up to the order of
     family and given name (ソンホ イ / イ ソンホ) or a middle name left out on one side
     (フェレイラ フェルナンダ / フェレイラ フェルナンダ パウラ, レ タイン / レ ヴァン タイン: the family
     names agree and one given part begins or ends the other, of at least two kana).  Only
     for alphabet names: a Japanese given name that begins another (ユウ, ユウイチ) is another."""
-    swapped = (fam1 == giv2) & (giv1 == fam2)
+    swapped = foreign_kana_swapped(fam1, giv1, fam2, giv2)
     shorter = F.length(giv1) <= F.length(giv2)
     short, long_ = F.when(shorter, giv1).otherwise(giv2), F.when(shorter, giv2).otherwise(giv1)
     left_out = ((fam1 == fam2) & (F.length(short) >= 2) & (F.length(long_) > F.length(short))
@@ -142,11 +147,14 @@ def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str
     # one side has no reading: its kanji's dictionary readings stand in (コバヤシサクラ ~ 小林 さくら)
     reads = F.when(a.isNotNull() & b.isNull(), _kana_reads_kanji(a, _c(r, "rfull"))).when(
         a.isNull() & b.isNotNull(), _kana_reads_kanji(b, _c(l, "rfull")))
-    foreign = (_c(l, "alpha") | _c(r, "alpha")) & foreign_kana_agree(fl, gl, fr, gr)
+    alpha = _c(l, "alpha") | _c(r, "alpha")
+    foreign = alpha & foreign_kana_agree(fl, gl, fr, gr)
+    # a foreign resident's reading in another order is the same reading
+    reordered = alpha & (foreign_kana_swapped(fl, gl, fr, gr) | (_c(l, "ks") == _c(r, "ks")))
     return (
         F.when(F.coalesce(reads, F.lit(False)), "reading")
         .when(a.isNull() | b.isNull(), "missing")
-        .when(a == b, "exact")
+        .when((a == b) | F.coalesce(reordered, F.lit(False)), "exact")
         # the same reading with a long vowel spelt differently (サトウ ヨウコ / ｻﾄｰ ﾖｰｺ)
         .when(N.kana_short(a) == N.kana_short(b), "long_vowel")
         .when((gl == gr) & (fl != fr), "maiden")

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from jobs import compare as C
 
-COLS = ("num", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa", "bd", "sx")
+COLS = ("num", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa", "bd", "sx")
 
 
 def random_pairs(residents: DataFrame, n_pairs: int, seed: int = 1) -> DataFrame:

@@ -25,9 +25,9 @@ from jobs import normalise as N
 from jobs.joins import broadcast_if_small
 
 NAME_KEYS = ("nk", "nfam", "ngiv", "alpha", "atok", "rfam", "rgiv", "rfull")
-KANA_KEYS = ("kk", "kfam", "kgiv", "katok")
+KANA_KEYS = ("kk", "kfam", "kgiv", "ks", "katok")
 ADDRESS_KEYS = ("ak", "aa")
-FEATURES = ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "alpha", "atok", "ak", "aa")
+FEATURES = ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "alpha", "atok", "ak", "aa")
 """The comparison keys every resident and record gets (plus the readings ``rfam``/``rgiv``/``rfull``)."""
 
 BROADCAST_VALUE_ROWS = 1_000_000
@@ -85,14 +85,16 @@ def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFram
 
 
 def kana_table(values: DataFrame) -> DataFrame:
-    """``v`` -> ``kfam``, ``kgiv``, ``kk`` and ``katok`` (alphabet tokens of a holder name
-    written in the alphabet, as foreign residents' accounts are)."""
+    """``v`` -> ``kfam``, ``kgiv``, ``kk``, ``ks`` (the sorted parts of a reading of three or
+    more parts, `jobs.normalise.kana_token_set`) and ``katok`` (alphabet tokens of a holder
+    name written in the alphabet, as foreign residents' accounts are)."""
     parts = values.select("v", N.kana_pieces(F.col("v")).alias("__kp"))
     keyed = parts.select(
         "v",
         F.nullif(F.get("__kp", 0), F.lit("")).alias("kfam"),
         F.nullif(F.get("__kp", 1), F.lit("")).alias("kgiv"),
     ).withColumn("kk", F.nullif(F.concat_ws("", "kfam", "kgiv"), F.lit("")))
+    keyed = keyed.withColumn("ks", N.kana_token_set(F.col("v")))
     return keyed.withColumn("katok", F.when(F.col("kk").rlike(_ALPHA_NAME), N.alpha_tokens(F.col("v"))))
 
 
@@ -152,7 +154,7 @@ def _join_keys(df: DataFrame, value: Column, table: DataFrame, keys: dict[str, s
 
 def _add_keys(df: DataFrame, tables: ValueTables, name: Column, kana: Column, address: Column) -> DataFrame:
     out = _join_keys(df, name, tables.names, {k: k for k in NAME_KEYS})
-    out = _join_keys(out, kana, tables.kana, {"kk": "kk", "kfam": "kfam", "kgiv": "kgiv"})
+    out = _join_keys(out, kana, tables.kana, {"kk": "kk", "kfam": "kfam", "kgiv": "kgiv", "ks": "ks"})
     out = _join_keys(out, address, tables.addresses, {"ak": "ak", "aa": "aa"})
     return out.withColumn("alpha", F.coalesce(F.col("alpha"), F.lit(False)))
 
@@ -176,9 +178,9 @@ def record_features(df: DataFrame, categories: dict, tables: ValueTables | None 
     staged = df.select("*", kept["birth_date"].alias("bd"), kept["sex"].alias("sx"))
     if "account_holder_kana" in df.columns:
         staged = _join_keys(staged, F.col("account_holder_kana"), tables.kana,
-                            {"kfam": "hfam", "kgiv": "hgiv", "kk": "hk", "katok": "hatok"})
+                            {"kfam": "hfam", "kgiv": "hgiv", "kk": "hk", "ks": "hks", "katok": "hatok"})
     else:
         none = F.lit(None).cast("string")
-        staged = staged.select("*", none.alias("hfam"), none.alias("hgiv"), none.alias("hk"),
+        staged = staged.select("*", none.alias("hfam"), none.alias("hgiv"), none.alias("hk"), none.alias("hks"),
                                F.lit(None).cast("array<string>").alias("hatok"))
     return _add_keys(staged, tables, kept["name_kanji"], kept["name_kana"], kept["address"])

@@ -649,6 +649,24 @@ def name_pieces(col: ColumnOrName) -> Column:
     return _pieces(col, kanji=True)
 
 
+def kana_token_set(col: ColumnOrName) -> Column:
+    """
+    The reading keys of a name of three or more parts, sorted and joined, so that a foreign
+    resident's katakana name compares in any order (フェルナンダ クリスチーナ シルバ =
+    シルバ フェルナンダ クリスチーナ); null for one or two parts (`jobs.compare` handles the
+    order of two).  The parts are keyed only when there are three or more.
+
+    :param col: the reading column
+    :type col: str or pyspark.sql.Column
+    :return: the sorted part keys joined without a separator, or null
+    :rtype: pyspark.sql.Column
+    """
+    folded = F.regexp_replace(_without_notes(_fold(_col(col))), _PART_TRIM, "")
+    parts = F.split(folded, _PART_SPLIT, -1)
+    keys = F.filter(F.transform(parts, lambda p: _name_core(p, kanji=False)), lambda k: k != "")
+    return F.when(F.size(parts) >= 3, F.nullif(F.array_join(F.array_sort(keys), ""), F.lit("")))
+
+
 def kana_pieces(col: ColumnOrName) -> Column:
     """
     ``array<string>`` of the family and given reading keys, as :func:`name_pieces` does for

@@ -16,7 +16,7 @@ from jobs import normalise as N
 from jobs.joins import broadcast_if_small
 
 RESIDENT_COLS = ("num", "token", "status", "birth_date", "sex", "household_id", "municipality_code",
-                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa", "amb")
+                 "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa", "amb")
 
 
 RESIDENT_KEPT = ("r_num", "r_status", "r_hh", "r_muni", "r_amb")
@@ -262,7 +262,8 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
         # a foreign resident's name in katakana: family and given name in either order, or
         # a middle name left out (ｲ ｿﾝﾎ for LEE SUNGHO, ｸﾞｴﾝ ｺﾞﾂｸ ﾘﾝ for NGUYEN LINH)
         | F.coalesce((F.col("r_alpha") | F.col("alpha"))
-                     & C.foreign_kana_agree(F.col("hfam"), F.col("hgiv"), person_fam, person_giv), F.lit(False))
+                     & (C.foreign_kana_agree(F.col("hfam"), F.col("hgiv"), person_fam, person_giv)
+                        | (F.col("hks") == F.coalesce(F.col("r_ks"), F.col("ks")))), F.lit(False))
         # long vowels spelt otherwise (ｲﾄｰ ﾘﾖｰ for イトウ リョウ): the same reading
         | (N.kana_short(F.col("hk")) == N.kana_short(person_kana))
     )

@@ -119,6 +119,17 @@ CASES += [
     (("〓〓 〓子", None, "1960-10-10", "2", None),
      ("平川 昭子", "ヒラカワ アキコ", "1960-10-10", "2", A),
      {"name_kanji": "different"}),
+    # a foreign resident's reading of three parts in another order
+    ((None, "フェルナンダ クリスチーナ シルバ", "1990-02-03", "2", None),
+     ("SILVA FERNANDA CRISTINA", "シルバ フェルナンダ クリスチーナ", "1990-02-03", "2", A),
+     {"name_kanji": "missing", "name_kana": "exact"}),
+    (("JING CHEN", "ジン チェン", "1999-11-16", "2", None),
+     ("CHEN JING", "チェン ジン", "1999-11-16", "2", A),
+     {"name_kanji": "exact", "name_kana": "exact"}),
+    # ... not a Japanese reading in another order
+    ((None, "タロウ ヤマダ", "1970-04-01", "1", None),
+     ("山田 太郎", "ヤマダ タロウ", "1970-04-01", "1", A),
+     {"name_kanji": "missing", "name_kana": "different"}),
 ]
 
 
@@ -154,7 +165,7 @@ def test_levels_and_judgement(spark, names):
     assert got[12].judgement == "unknown"
     assert got[13].judgement == "soft" and got[14].judgement == "soft"
     assert got[15].judgement == "hard"
-    tail = {k: got[len(CASES) - 3 - k].judgement for k in range(1, 11)}
+    tail = {k: got[len(CASES) - 6 - k].judgement for k in range(1, 11)}
     assert tail[10] == "agree" and tail[9] == "agree"   # Vietnamese names, diacritics on one side
     assert tail[8] == "agree"     # the same name, long vowels spelt otherwise
     assert tail[7] == "soft"      # a reading alone: not a confirmation
@@ -162,9 +173,11 @@ def test_levels_and_judgement(spark, names):
     assert tail[5] == "agree" and tail[4] == "agree"    # a foreign name written in katakana
     assert tail[3] == "hard"      # ... another name in katakana
     assert tail[2] == "agree" and tail[1] == "agree"    # alphabet names split or punctuated otherwise
-    assert got[len(CASES) - 3].judgement == "agree"     # 外字 written 〓, the reading equal
-    assert got[len(CASES) - 2].judgement == "soft"      # ... no reading to confirm it
-    assert got[len(CASES) - 1].judgement == "hard"      # too little left to compare
+    assert got[len(CASES) - 6].judgement == "agree"     # 外字 written 〓, the reading equal
+    assert got[len(CASES) - 5].judgement == "soft"      # ... no reading to confirm it
+    assert got[len(CASES) - 4].judgement == "hard"      # too little left to compare
+    assert got[len(CASES) - 3].judgement == "agree" and got[len(CASES) - 2].judgement == "agree"
+    assert got[len(CASES) - 1].judgement == "hard"
 
 
 def test_weights_order_levels(cfg):

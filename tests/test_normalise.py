@@ -505,3 +505,14 @@ def test_kana_short_writes_long_vowels_short(spark):
         (None, None),
     ])
 
+
+def test_kana_token_set_of_three_parts_or_more(spark):
+    _check(spark, N.kana_token_set, [
+        ("シルバ フェルナンダ クリスチーナ", "クリスチナシルバフエルナンダ"),
+        ("フェルナンダ・クリスチーナ・シルバ", "クリスチナシルバフエルナンダ"),
+        ("ﾌｪﾙﾅﾝﾀﾞ ｸﾘｽﾁｰﾅ ｼﾙﾊﾞ", "クリスチナシルバフエルナンダ"),
+        ("チェン ジン", None),      # two parts: compare.foreign_kana_swapped
+        ("ヤマダタロウ", None),
+        (None, None),
+    ])
+
