@@ -50,9 +50,13 @@ def _alpha_close(l: str, r: str) -> Column:
     one side possibly lacking a middle name."""
     a, b = _c(l, "atok"), _c(r, "atok")
 
+    def typo(t, u):
+        # one edit, or two letters swapped (HTAPA/THAPA), in a token of four letters or more
+        swapped = (F.levenshtein(t, u) == 2) & (F.array_sort(F.split(t, "")) == F.array_sort(F.split(u, "")))
+        return F.when(F.length(t) >= 4, (F.levenshtein(t, u) <= 1) | swapped).otherwise(t == u)
+
     def covered(x, y):
-        return F.forall(x, lambda t: F.exists(y, lambda u: F.levenshtein(t, u) <= F.when(F.length(t) >= 4, 1)
-                                              .otherwise(0)))
+        return F.forall(x, lambda t: F.exists(y, lambda u: typo(t, u)))
     return (F.size(a) >= 2) & (F.size(b) >= 2) & (covered(a, b) | covered(b, a))
 
 

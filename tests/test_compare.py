@@ -76,60 +76,68 @@ CASES += [
     # a Vietnamese name with its diacritics on one side, family name first on the other
     (("Nguyễn Thị Hương", None, "1995-03-08", "2", None),
      ("HUONG NGUYEN THI", "グエン ティ フオン", "1995-03-08", "2", A),
-     {"name_kanji": "exact", "name_kana": "missing"}),
+     {"name_kanji": "exact", "name_kana": "missing", "judgement": "agree"}),
     (("Đặng Văn Hùng", None, "1990-06-01", "1", None),
      ("DANG VAN HUNG", None, "1990-06-01", "1", A),
-     {"name_kanji": "exact"}),
+     {"name_kanji": "exact", "judgement": "agree"}),
     # long vowels spelt with ー (or left out, bank style) on one side, with ウ/オ/イ on the other
     (("太田 恵子", "ｵｰﾀ ｹｰｺ", "1970-02-02", "2", None),
      ("太田 恵子", "オオタ ケイコ", "1970-02-02", "2", A),
-     {"name_kanji": "exact", "name_kana": "long_vowel"}),
+     {"name_kanji": "exact", "name_kana": "long_vowel", "judgement": "agree"}),
     ((None, "サトー ユーコ", "1980-01-01", "2", None),
      ("佐藤 裕子", "サトウ ユウコ", "1980-01-01", "2", A),
-     {"name_kanji": "missing", "name_kana": "long_vowel"}),
+     {"name_kanji": "missing", "name_kana": "long_vowel", "judgement": "soft"}),
     # ... but ユキ and ユウキ written with other kanji are two given names
     (("山本 由紀", "ヤマモト ユキ", "2005-05-05", "2", None),
      ("山本 勇気", "ヤマモト ユウキ", "2005-05-05", "1", A),
-     {"name_kanji": "given_diff", "name_kana": "long_vowel"}),
+     {"name_kanji": "given_diff", "name_kana": "long_vowel", "judgement": "hard"}),
     # a foreign resident's name written in katakana where the register has the alphabet
     (("メンドーサ・ラモン", "メンドーサ ラモン", "1990-01-01", "1", None),
      ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
-     {"name_kanji": "katakana", "name_kana": "exact"}),
+     {"name_kanji": "katakana", "name_kana": "exact", "judgement": "agree"}),
     (("ラモン メンドーサ", None, "1990-01-01", "1", None),
      ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
-     {"name_kanji": "katakana", "name_kana": "missing"}),
+     {"name_kanji": "katakana", "name_kana": "missing", "judgement": "agree"}),
     # ... but not another name
     (("メンドーサ・カルロス", None, "1990-01-01", "1", None),
      ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
-     {"name_kanji": "different", "name_kana": "missing"}),
+     {"name_kanji": "different", "name_kana": "missing", "judgement": "hard"}),
     # an alphabet name whose parts are split or joined otherwise, in either order
     (("KIM JI-WOO", None, "2000-01-01", "2", None),
      ("JIWOO KIM", None, "2000-01-01", "2", A),
-     {"name_kanji": "exact"}),
+     {"name_kanji": "exact", "judgement": "agree"}),
     (("O'BRIEN SEAN", None, "2000-01-01", "1", None),
      ("OBRIEN SEAN", None, "2000-01-01", "1", A),
-     {"name_kanji": "exact"}),
+     {"name_kanji": "exact", "judgement": "agree"}),
     # a character the holder's system could not encode (外字), the rest of the name equal
     (("平川 〓子", "ヒラカワ アキコ", "1960-10-10", "2", None),
      ("平川 昭子", "ヒラカワ アキコ", "1960-10-10", "2", A),
-     {"name_kanji": "placeholder", "name_kana": "exact"}),
+     {"name_kanji": "placeholder", "name_kana": "exact", "judgement": "agree"}),
     (("平川 ？子", None, "1960-10-10", "2", None),
      ("平川 昭子", "ヒラカワ アキコ", "1960-10-10", "2", A),
-     {"name_kanji": "placeholder", "name_kana": "missing"}),
+     {"name_kanji": "placeholder", "name_kana": "missing", "judgement": "soft"}),
     (("〓〓 〓子", None, "1960-10-10", "2", None),
      ("平川 昭子", "ヒラカワ アキコ", "1960-10-10", "2", A),
-     {"name_kanji": "different"}),
+     {"name_kanji": "different", "judgement": "hard"}),
     # a foreign resident's reading of three parts in another order
     ((None, "フェルナンダ クリスチーナ シルバ", "1990-02-03", "2", None),
      ("SILVA FERNANDA CRISTINA", "シルバ フェルナンダ クリスチーナ", "1990-02-03", "2", A),
-     {"name_kanji": "missing", "name_kana": "exact"}),
+     {"name_kanji": "missing", "name_kana": "exact", "judgement": "agree"}),
     (("JING CHEN", "ジン チェン", "1999-11-16", "2", None),
      ("CHEN JING", "チェン ジン", "1999-11-16", "2", A),
-     {"name_kanji": "exact", "name_kana": "exact"}),
+     {"name_kanji": "exact", "name_kana": "exact", "judgement": "agree"}),
     # ... not a Japanese reading in another order
     ((None, "タロウ ヤマダ", "1970-04-01", "1", None),
      ("山田 太郎", "ヤマダ タロウ", "1970-04-01", "1", A),
-     {"name_kanji": "missing", "name_kana": "different"}),
+     {"name_kanji": "missing", "name_kana": "different", "judgement": "hard"}),
+    # an alphabet name with two letters swapped in one token, in another order
+    (("ram htapa", None, "2025-02-15", None, None),
+     ("THAPA RAM", None, "2025-02-15", None, A),
+     {"name_kanji": "alpha_close", "judgement": "soft"}),
+    # ... but not two other letters
+    (("ram hpata", None, "2025-02-15", None, None),
+     ("THAPA RAM", None, "2025-02-15", None, A),
+     {"name_kanji": "different", "judgement": "hard"}),
 ]
 
 
@@ -165,19 +173,6 @@ def test_levels_and_judgement(spark, names):
     assert got[12].judgement == "unknown"
     assert got[13].judgement == "soft" and got[14].judgement == "soft"
     assert got[15].judgement == "hard"
-    tail = {k: got[len(CASES) - 6 - k].judgement for k in range(1, 11)}
-    assert tail[10] == "agree" and tail[9] == "agree"   # Vietnamese names, diacritics on one side
-    assert tail[8] == "agree"     # the same name, long vowels spelt otherwise
-    assert tail[7] == "soft"      # a reading alone: not a confirmation
-    assert tail[6] == "hard"      # twins 由紀/勇気
-    assert tail[5] == "agree" and tail[4] == "agree"    # a foreign name written in katakana
-    assert tail[3] == "hard"      # ... another name in katakana
-    assert tail[2] == "agree" and tail[1] == "agree"    # alphabet names split or punctuated otherwise
-    assert got[len(CASES) - 6].judgement == "agree"     # 外字 written 〓, the reading equal
-    assert got[len(CASES) - 5].judgement == "soft"      # ... no reading to confirm it
-    assert got[len(CASES) - 4].judgement == "hard"      # too little left to compare
-    assert got[len(CASES) - 3].judgement == "agree" and got[len(CASES) - 2].judgement == "agree"
-    assert got[len(CASES) - 1].judgement == "hard"
 
 
 def test_weights_order_levels(cfg):
