@@ -267,8 +267,10 @@ _MULTIPLIER_RULES = [
     ("十$", "0"),
 ]
 _PREFECTURE_RE = "^(?:" + "|".join(PREFECTURES) + ")"
-# Group 1: what precedes the first number block (numbers joined by "-", or a number at the end).
-_AREA = "^(.*?)(?:(?<![0-9])(?:[0-9]+(?:-[0-9]+)+.*|[0-9]+))?$"
+# Group 1: what precedes the first number block: numbers joined by "-", a number at the end,
+# or a number followed by what is not a place name (豊田市猿投町2443サンハイツ501室: a single
+# 番地 and a building); a number before kanji is part of the place (北1条西).
+_AREA = "^(.*?)(?:(?<![0-9])(?:[0-9]+(?:-[0-9]+)+.*|[0-9]+(?:[^0-9\\p{IsHan}].*)?))?$"
 
 
 # ---------------------------------------------------------------------------------------------
