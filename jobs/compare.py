@@ -161,7 +161,9 @@ def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str
         .when((a == b) | F.coalesce(reordered, F.lit(False)), "exact")
         # the same reading with a long vowel spelt differently (サトウ ヨウコ / ｻﾄｰ ﾖｰｺ)
         .when(N.kana_short(a) == N.kana_short(b), "long_vowel")
-        .when((gl == gr) & (fl != fr), "maiden")
+        # another family name; the given name equal, also when its long vowel is spelt otherwise
+        .when(((gl == gr) | (N.kana_short(gl) == N.kana_short(gr)))
+              & (N.kana_short(fl) != N.kana_short(fr)), "maiden")
         .when(_close(a, b, 1, 3) | F.coalesce(foreign, F.lit(False)), "close")
         .when((fl == fr) & (gl != gr), "given_diff")
         .otherwise("different")

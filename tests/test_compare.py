@@ -138,6 +138,10 @@ CASES += [
     (("ram hpata", None, "2025-02-15", None, None),
      ("THAPA RAM", None, "2025-02-15", None, A),
      {"name_kanji": "different", "judgement": "hard"}),
+    # a family name changed (marriage) and the given name's long vowel spelt otherwise
+    ((None, "タグチ キョーコ", "1980-03-03", "2", None),
+     ("星野 京子", "ホシノ キョウコ", "1980-03-03", "2", A),
+     {"name_kanji": "missing", "name_kana": "maiden", "judgement": "soft"}),
 ]
 
 
