@@ -188,7 +188,9 @@ _NAME_NOTE = f"[{_OPEN_NOTE}][^{_CLOSE_NOTE}]*[{_CLOSE_NOTE}]?"
 
 
 def _without_notes(folded: Column) -> Column:
-    return F.regexp_replace(folded, _NAME_NOTE, " ")
+    """Notes in brackets dropped; a space before an iteration mark too (佐 々木 is 佐々木: 々
+    never begins a word)."""
+    return F.regexp_replace(F.regexp_replace(folded, _NAME_NOTE, " "), "\\s+(?=[々〻])", "")
 
 
 # Latin letters with a stroke or bar have no decomposition; they are read as their base letter

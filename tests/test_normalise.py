@@ -244,6 +244,8 @@ def test_name_parts(spark):
             ("遠藤　麻衣（旧姓：中島）", ("遠藤", "麻衣")),
             ("遠藤 麻衣 [旧姓 中島", ("遠藤", "麻衣")),
             ("【要確認】遠藤 麻衣", ("遠藤", "麻衣")),
+            # a space typed before an iteration mark
+            ("佐 々木 結衣", ("佐佐木", "結衣")),
             ("SMITH John Paul", ("SMITH", "JOHNPAUL")),
             ("山田太郎", ("山田太郎", None)),
         ],
