@@ -187,10 +187,15 @@ _OPEN_NOTE, _CLOSE_NOTE = "(\\[【〈《「『", ")\\]】〉》」』"
 _NAME_NOTE = f"[{_OPEN_NOTE}][^{_CLOSE_NOTE}]*[{_CLOSE_NOTE}]?"
 
 
-def _without_notes(folded: Column) -> Column:
-    """Notes in brackets dropped; a space before an iteration mark too (佐 々木 is 佐々木: 々
-    never begins a word)."""
-    return F.regexp_replace(F.regexp_replace(folded, _NAME_NOTE, " "), "\\s+(?=[々〻])", "")
+def _name_text(col: ColumnOrName) -> Column:
+    """A name or reading width-folded, with notes in brackets dropped and no space before an
+    iteration mark (佐 々木 is 佐々木: 々 never begins a word): what every name key starts from."""
+    return F.regexp_replace(F.regexp_replace(_fold(_col(col)), _NAME_NOTE, " "), "\\s+(?=[々〻])", "")
+
+
+def _name_part_texts(col: ColumnOrName, limit: int) -> Column:
+    """`_name_text` split at the separators of `_PART_SPLIT` (at most ``limit`` parts, -1 for all)."""
+    return F.split(F.regexp_replace(_name_text(col), _PART_TRIM, ""), _PART_SPLIT, limit)
 
 
 # Latin letters with a stroke or bar have no decomposition; they are read as their base letter
@@ -332,8 +337,7 @@ def _name_core(folded: Column, kanji: bool) -> Column:
 
 
 def _parts(col: ColumnOrName, kanji: bool) -> Column:
-    folded = F.regexp_replace(_without_notes(_fold(_col(col))), _PART_TRIM, "")
-    pieces = F.split(folded, _PART_SPLIT, 2)
+    pieces = _name_part_texts(col, 2)
     family = _null_if_empty(_name_core(F.get(pieces, 0), kanji))
     given = _null_if_empty(_name_core(F.get(pieces, 1), kanji))
     return F.when(
@@ -429,7 +433,7 @@ def kana_key(col: ColumnOrName) -> Column:
     :return: katakana without spaces, null when null or empty
     :rtype: pyspark.sql.Column
     """
-    return _null_if_empty(_name_core(_without_notes(_fold(_col(col))), kanji=False))
+    return _null_if_empty(_name_core(_name_text(col), kanji=False))
 
 
 def kana_parts(col: ColumnOrName) -> Column:
@@ -468,7 +472,7 @@ def name_key(col: ColumnOrName) -> Column:
     :return: the key, null when null or empty
     :rtype: pyspark.sql.Column
     """
-    return _null_if_empty(_name_core(_without_notes(_fold(_col(col))), kanji=True))
+    return _null_if_empty(_name_core(_name_text(col), kanji=True))
 
 
 def name_parts(col: ColumnOrName) -> Column:
@@ -533,7 +537,7 @@ def alpha_tokens(col: ColumnOrName) -> Column:
     :return: ``array<string>``, null when null or without any token
     :rtype: pyspark.sql.Column
     """
-    s = F.upper(F.translate(_without_notes(_fold(_col(col))), _LATIN_SRC, _LATIN_DST))
+    s = F.upper(F.translate(_name_text(col), _LATIN_SRC, _LATIN_DST))
     s = F.regexp_replace(s, "['’‘`´]", "")
     s = F.regexp_replace(s, f"[,./{_cls(_DASHES)}・·=]", " ")
     tokens = F.array_sort(F.filter(F.split(s, "\\s+", -1), lambda t: t != ""))
@@ -635,8 +639,7 @@ def area_of_address_key(key: ColumnOrName) -> Column:
 
 
 def _pieces(col: ColumnOrName, kanji: bool) -> Column:
-    folded = F.regexp_replace(_without_notes(_fold(_col(col))), _PART_TRIM, "")
-    return F.transform(F.split(folded, _PART_SPLIT, 2), lambda p: _name_core(p, kanji))
+    return F.transform(_name_part_texts(col, 2), lambda p: _name_core(p, kanji))
 
 
 def name_pieces(col: ColumnOrName) -> Column:
@@ -665,8 +668,7 @@ def kana_token_set(col: ColumnOrName) -> Column:
     :return: the sorted part keys joined without a separator, or null
     :rtype: pyspark.sql.Column
     """
-    folded = F.regexp_replace(_without_notes(_fold(_col(col))), _PART_TRIM, "")
-    parts = F.split(folded, _PART_SPLIT, -1)
+    parts = _name_part_texts(col, -1)
     keys = F.filter(F.transform(parts, lambda p: _name_core(p, kanji=False)), lambda k: k != "")
     return F.when(F.size(parts) >= 3, F.nullif(F.array_join(F.array_sort(keys), ""), F.lit("")))
 

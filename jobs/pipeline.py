@@ -35,7 +35,6 @@ class Stages:
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
-        self.rows: dict[str, dict[str, int]] = {}
 
     @contextmanager
     def stage(self, name: str):
@@ -49,7 +48,6 @@ class Stages:
         finally:
             took = time.perf_counter() - t0
             self.seconds[name] = self.seconds.get(name, 0.0) + took
-            self.rows[name] = {k: int(v) for k, v in rows.items()}
             counts = "; " + ", ".join(f"{k} {int(v):,}" for k, v in rows.items()) if rows else ""
             log.info("stage %s: %s in %.1f s%s", name, "done" if ok else "failed", took, counts)
 
@@ -152,7 +150,8 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         empty = [c for c in present if per_cat.get(c, (0, 0))[0] == 0]
         if empty:
             raise UsageError(f"category folder(s) with no rows: {', '.join(empty)}")
-        rows.update({"resident rows": n_residents, "records": sum(v[0] for v in per_cat.values()),
+        n_records = sum(v[0] for v in per_cat.values())
+        rows.update({"resident rows": n_residents, "records": n_records,
                      "quarantined records": sum(v[1] for v in per_cat.values())})
 
     cat_rows = [
@@ -161,10 +160,10 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         for c in present
     ]
     base = {"run_id": run_id, "started_at": started, "input_path": str(Path(input_dir).resolve()),
-            "residents": int(n_residents), "records": int(sum(v[0] for v in per_cat.values())),
+            "residents": int(n_residents), "records": int(n_records),
             "categories": cat_rows, "gate_failures": []}
     with stages.stage("input_gate") as rows:
-        rows.update({"resident rows": n_residents, "records": base["records"]})
+        rows.update({"resident rows": n_residents, "records": n_records})
         in_gate = gates.input_gate(cfg, residents, records, present)
     if not in_gate.success:
         _gate_failed(spark, output_dir, run_id, in_gate, [in_gate], base, t_start, stages)

@@ -255,6 +255,7 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     person_kana = F.coalesce(F.col("r_kk"), F.col("kk"))
     person_fam = F.coalesce(F.col("r_kfam"), F.col("kfam"))
     person_giv = F.coalesce(F.col("r_kgiv"), F.col("kgiv"))
+    person_ks = F.coalesce(F.col("r_ks"), F.col("ks"))
     holder_ok = (
         (F.col("hk") == person_kana)
         | ((F.levenshtein(F.col("hk"), person_kana) <= 1) & (F.length(person_kana) >= 4))
@@ -263,7 +264,7 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
         # a middle name left out (ｲ ｿﾝﾎ for LEE SUNGHO, ｸﾞｴﾝ ｺﾞﾂｸ ﾘﾝ for NGUYEN LINH)
         | F.coalesce((F.col("r_alpha") | F.col("alpha"))
                      & (C.foreign_kana_agree(F.col("hfam"), F.col("hgiv"), person_fam, person_giv)
-                        | (F.col("hks") == F.coalesce(F.col("r_ks"), F.col("ks")))), F.lit(False))
+                        | (F.col("hks") == person_ks)), F.lit(False))
         # long vowels spelt otherwise (ｲﾄｰ ﾘﾖｰ for イトウ リョウ): the same reading
         | (N.kana_short(F.col("hk")) == N.kana_short(person_kana))
     )
