@@ -53,7 +53,8 @@ def _distinct(frames_and_cols: list[tuple[DataFrame, Column]]) -> DataFrame:
 
 
 def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFrame:
-    """``v`` -> ``nfam``, ``ngiv``, ``nk``, ``alpha``, ``atok`` and, with a reading table,
+    """``v`` -> ``nfam``, ``ngiv``, ``nk``, ``alpha``, ``atok``, ``asnd`` (an alphabet name's
+    sound key, `jobs.normalise.alpha_sound_key`) and, with a reading table,
     ``rfam``/``rgiv`` (`jobs.readings.add_readings`; null arrays without one)."""
     parts = values.select("v", N.name_pieces(F.col("v")).alias("__np"))
     keyed = parts.select(
@@ -67,7 +68,8 @@ def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFram
                for c in ("nfam", "ngiv", "nk")}
     keyed = (keyed.select("v", "nfam", "ngiv", "nk", alpha.alias("alpha"))
              .select("v", *[letters[c].alias(c) for c in ("nfam", "ngiv", "nk")], "alpha",
-                     F.when(F.col("alpha"), N.alpha_tokens(F.col("v"))).alias("atok")))
+                     F.when(F.col("alpha"), N.alpha_tokens(F.col("v"))).alias("atok"))
+             .withColumn("asnd", N.alpha_sound_key("atok")))
     if readings is not None:
         from jobs.readings import add_readings
 
@@ -86,8 +88,9 @@ def name_table(values: DataFrame, readings: DataFrame | None = None) -> DataFram
 
 def kana_table(values: DataFrame) -> DataFrame:
     """``v`` -> ``kfam``, ``kgiv``, ``kk``, ``ks`` (the sorted parts of a reading of three or
-    more parts, `jobs.normalise.kana_token_set`) and ``katok`` (alphabet tokens of a holder
-    name written in the alphabet, as foreign residents' accounts are)."""
+    more parts, `jobs.normalise.kana_token_set`), ``katok`` (alphabet tokens of a holder
+    name written in the alphabet, as foreign residents' accounts are) and ``ksnd`` (the
+    sound key, `jobs.normalise.kana_sound_key`)."""
     parts = values.select("v", N.kana_pieces(F.col("v")).alias("__kp"))
     keyed = parts.select(
         "v",
@@ -95,7 +98,8 @@ def kana_table(values: DataFrame) -> DataFrame:
         F.nullif(F.get("__kp", 1), F.lit("")).alias("kgiv"),
     ).withColumn("kk", F.nullif(F.concat_ws("", "kfam", "kgiv"), F.lit("")))
     keyed = keyed.withColumn("ks", N.kana_token_set(F.col("v")))
-    return keyed.withColumn("katok", F.when(F.col("kk").rlike(_ALPHA_NAME), N.alpha_tokens(F.col("v"))))
+    return keyed.select("*", F.when(F.col("kk").rlike(_ALPHA_NAME), N.alpha_tokens(F.col("v"))).alias("katok"),
+                        N.kana_sound_key(F.col("v")).alias("ksnd"))
 
 
 def address_table(values: DataFrame) -> DataFrame:
@@ -152,8 +156,9 @@ def _join_keys(df: DataFrame, value: Column, table: DataFrame, keys: dict[str, s
     return df.join(side, value == F.col("__v"), "left").drop("__v")
 
 
-def _add_keys(df: DataFrame, tables: ValueTables, name: Column, kana: Column, address: Column) -> DataFrame:
-    out = _join_keys(df, name, tables.names, {k: k for k in NAME_KEYS})
+def _add_keys(df: DataFrame, tables: ValueTables, name: Column, kana: Column, address: Column,
+              name_keys: tuple[str, ...] = NAME_KEYS) -> DataFrame:
+    out = _join_keys(df, name, tables.names, {k: k for k in name_keys})
     out = _join_keys(out, kana, tables.kana, {"kk": "kk", "kfam": "kfam", "kgiv": "kgiv", "ks": "ks"})
     out = _join_keys(out, address, tables.addresses, {"ak": "ak", "aa": "aa"})
     return out.withColumn("alpha", F.coalesce(F.col("alpha"), F.lit(False)))
@@ -161,26 +166,29 @@ def _add_keys(df: DataFrame, tables: ValueTables, name: Column, kana: Column, ad
 
 def resident_features(df: DataFrame, tables: ValueTables | None = None,
                       readings: DataFrame | None = None) -> DataFrame:
-    """Add comparison keys to cleaned resident rows (``FEATURES`` plus ``rfam``/``rgiv``).
+    """Add comparison keys to cleaned resident rows (``FEATURES`` plus ``rfam``/``rgiv`` and
+    ``asnd``, the sound key an account holder's katakana is matched with).
 
     ``tables`` are the value tables of `value_tables`; without them they are built from
     ``df`` itself (with ``readings``, the reading table, when given)."""
     tables = tables or value_tables(df, readings=readings)
-    return _add_keys(df, tables, F.col("name_kanji"), F.col("name_kana"), F.col("address"))
+    return _add_keys(df, tables, F.col("name_kanji"), F.col("name_kana"), F.col("address"),
+                     NAME_KEYS + ("asnd",))
 
 
 def record_features(df: DataFrame, categories: dict, tables: ValueTables | None = None,
                     readings: DataFrame | None = None) -> DataFrame:
     """Add comparison keys to cleaned records, blanking fields the holder does not keep,
-    plus ``bd``/``sx`` and the account holder's keys ``hfam``/``hgiv``/``hk``/``hatok``."""
+    plus ``bd``/``sx`` and the account holder's keys ``hfam``/``hgiv``/``hk``/``hks``/``hatok``/``hsnd``."""
     tables = tables or value_tables(None, df, categories, readings)
     kept = kept_fields(categories)
     staged = df.select("*", kept["birth_date"].alias("bd"), kept["sex"].alias("sx"))
     if "account_holder_kana" in df.columns:
         staged = _join_keys(staged, F.col("account_holder_kana"), tables.kana,
-                            {"kfam": "hfam", "kgiv": "hgiv", "kk": "hk", "ks": "hks", "katok": "hatok"})
+                            {"kfam": "hfam", "kgiv": "hgiv", "kk": "hk", "ks": "hks", "katok": "hatok",
+                             "ksnd": "hsnd"})
     else:
         none = F.lit(None).cast("string")
         staged = staged.select("*", none.alias("hfam"), none.alias("hgiv"), none.alias("hk"), none.alias("hks"),
-                               F.lit(None).cast("array<string>").alias("hatok"))
+                               F.lit(None).cast("array<string>").alias("hatok"), none.alias("hsnd"))
     return _add_keys(staged, tables, kept["name_kanji"], kept["name_kana"], kept["address"])

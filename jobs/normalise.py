@@ -684,3 +684,80 @@ def kana_pieces(col: ColumnOrName) -> Column:
     :rtype: pyspark.sql.Column
     """
     return _pieces(col, kanji=False)
+
+
+# Sound keys: a name in katakana and the same name in the alphabet reduced to one coarse
+# consonant skeleton (SILVA LUCAS and ｼﾙﾊﾞ ﾙｶｽ both give "KS SB"), so that a bank holder's
+# katakana can be matched with a foreign resident registered in the alphabet only.  Katakana
+# merges L with R, V/F/P with B, Z/J/CH/SH with S, D with T, and writes vowels, H and R
+# unreliably (ROBERT ロバート, FERNANDA フェルナンダ), so those are merged or dropped on both sides.  Coarse by design: it is used only
+# as positive evidence that two names are the same (`jobs.verify.account_reasons`), never to
+# say that they differ.
+_SOUND_KANA_CLASSES = {
+    "K": "カガキギクグケゲコゴヵヶ",
+    "S": "サザシジスズセゼソゾチヂツヅ",
+    "T": "タダテデトド",
+    "N": "ナニヌネノン",
+    "B": "バビブベボパピプペポフヴヷヸヹヺ",
+    "M": "マミムメモ",
+}
+_SOUND_KANA_DROP = "ラリルレロアイウエオァィゥェォヤユヨャュョワヮヲヰヱッーハヒヘホヽヾ"
+_SOUND_KANA_SRC = "".join(_SOUND_KANA_CLASSES.values()) + _SOUND_KANA_DROP
+_SOUND_KANA_DST = "".join(k * len(v) for k, v in _SOUND_KANA_CLASSES.items())
+# Latin letters: digraphs first (PH, SCH/SH/CH, TH, CK, QU, C before E/I/Y, X, a Vietnamese
+# initial NG), then one translate into the same classes; H, W, Y and vowels are dropped.
+_SOUND_LATIN_RULES = [("PH", "B"), ("S?CH|SH", "S"), ("TH", "T"), ("CK|QU", "K"), ("[CG](?=[EIY])", "S"),
+                      ("X", "KS"), ("^NG", "K")]
+_SOUND_LATIN_SRC = "CQJZVFPDGLRHWYAEIOU"
+_SOUND_LATIN_DST = "KKSSBBBTK"
+
+
+def _collapse(s: Column) -> Column:
+    return F.regexp_replace(s, "(.)\\1+", "$1")
+
+
+def _sound_set(skeletons: Column) -> Column:
+    """Sorted, space-joined skeletons of at least two parts, each part non-empty and four
+    consonants in all (fewer say too little to tell a household's members apart); else null."""
+    ok = (F.size(skeletons) >= 2) & F.forall(skeletons, lambda k: k != "") & (
+        F.length(F.array_join(skeletons, "")) >= 4)
+    return F.when(ok, F.array_join(F.array_sort(skeletons), " "))
+
+
+def alpha_sound_key(tokens: ColumnOrName) -> Column:
+    """
+    The sound key of an alphabet name given as its :func:`alpha_tokens`: each token's coarse
+    consonant skeleton (SILVA -> SB, LUCAS -> KS, JOHNSON -> SNSN, WILLIAMS -> MS), sorted.
+
+    :param tokens: an ``array<string>`` column of upper-case tokens
+    :type tokens: str or pyspark.sql.Column
+    :return: the skeletons sorted and joined by a space; null for fewer than two tokens, an
+             empty skeleton or fewer than four consonants in all
+    :rtype: pyspark.sql.Column
+    """
+    def skeleton(t):
+        for pattern, repl in _SOUND_LATIN_RULES:
+            t = F.regexp_replace(t, pattern, repl)
+        return _collapse(F.translate(t, _SOUND_LATIN_SRC, _SOUND_LATIN_DST))
+    return _sound_set(F.transform(_col(tokens), skeleton))
+
+
+def kana_sound_key(col: ColumnOrName) -> Column:
+    """
+    The sound key of a name written in katakana or hiragana (a bank holder's ｼﾙﾊﾞ ﾙｶｽ, a
+    foreign resident's reading): each part's consonant skeleton, as :func:`alpha_sound_key`
+    gives for the alphabet spelling, sorted (ｼﾙﾊﾞ ﾙｶｽ ﾍﾟﾄﾞﾛ and SILVA LUCAS PEDRO both give
+    "BT KS SB").
+    Values with anything but kana in a part give null.
+
+    :param col: the reading column (raw text)
+    :type col: str or pyspark.sql.Column
+    :return: the skeletons sorted and joined by a space, or null (see :func:`alpha_sound_key`)
+    :rtype: pyspark.sql.Column
+    """
+    parts = F.transform(_name_part_texts(col, -1), lambda p: F.translate(p, _HIRA, _KATA))
+    kana_only = F.forall(parts, lambda p: p.rlike(f"^[{_KATA_LETTERS}ー]*$"))
+    skeletons = F.transform(
+        F.filter(parts, lambda p: p != ""),
+        lambda p: _collapse(F.translate(p, _SOUND_KANA_SRC, _SOUND_KANA_DST)))
+    return F.when(kana_only, _sound_set(skeletons))

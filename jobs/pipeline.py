@@ -229,16 +229,8 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
                      "largest block": figures["largest_block"]})
 
     with stages.stage("classify") as rows:
+        # an account holder mismatch carries its evidence (holder_in_household) from verification
         flagged = searched.where(F.size("reasons") > 0)
-        # evidence for an account holder mismatch: is the holder a member of the person's household?
-        hh = (verify.household_readings(residents.where(F.col("usable")),
-                                        flagged.where(F.array_contains("reasons", "ACCOUNT_HOLDER_MISMATCH"))
-                                        .select(F.col("r_hh").alias("household_id")))
-              .select(F.col("m_hh").alias("h_hh"), F.col("m_kk").alias("h_kk")).distinct())
-        acct_mm = F.array_contains("reasons", "ACCOUNT_HOLDER_MISMATCH")
-        flagged = (flagged.join(hh, acct_mm & (F.col("r_hh") == F.col("h_hh")) & (F.col("hk") == F.col("h_kk")), "left")
-                   .withColumn("holder_in_household", F.when(acct_mm, F.col("h_hh").isNotNull()))
-                   .drop("h_hh", "h_kk"))
         flagged = with_tokens(flagged, keys, {"__tok": "individual_number"}).withColumn(
             "resident_token", F.when(F.col("number_state") == "ok", F.col("__tok"))).drop("__tok")
         suspects = materialise(classify.suspects(flagged, run_id, cfg), cfg)

@@ -196,16 +196,26 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
 
 
 def household_readings(residents: DataFrame, households: DataFrame) -> DataFrame:
-    """``m_hh``, ``m_num``, ``m_kk``: each reading of each member of the given households.
+    """``m_hh``, ``m_num``, ``m_kk``: each name key of each member of the given households.
 
-    A member's reading is the registered one, or else the dictionary's full readings of the
-    kanji (a mother 小島 理沙 registered without 振り仮名 still reads コジマリサ).  Only the
-    households asked for are expanded (those of account records)."""
+    A member's keys are the registered reading, or else the dictionary's full readings of the
+    kanji (a mother 小島 理沙 registered without 振り仮名 still reads コジマリサ), and the sound
+    key of a name registered in the alphabet, marked with a leading ``~`` (`SOUND_MARK`;
+    SILVA LUCAS PEDRO with no reading is ``~BT KS SB``, what the holder ｼﾙﾊﾞ ﾙｶｽ ﾍﾟﾄﾞﾛ gives).
+    Only the households asked for are expanded (those of account records)."""
     wanted = households.where(F.col("household_id").isNotNull()).distinct()
-    member_keys = F.coalesce(F.when(F.col("kk").isNotNull(), F.array("kk")), F.col("rfull"))
+    readings = F.coalesce(F.when(F.col("kk").isNotNull(), F.array("kk")), F.col("rfull"),
+                          F.array().cast("array<string>"))
+    sound = F.col("asnd") if "asnd" in residents.columns else F.lit(None).cast("string")
+    member_keys = F.filter(F.concat(readings, F.array(F.concat(F.lit(SOUND_MARK), sound))),
+                           lambda k: k.isNotNull())
     return (residents.join(wanted, "household_id", "left_semi")
             .select(F.col("household_id").alias("m_hh"), F.col("num").alias("m_num"),
                     F.explode(member_keys).alias("m_kk")))
+
+
+SOUND_MARK = "~"
+"""Marks a sound key among the reading keys of `household_readings` (no reading has it)."""
 
 
 def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | None = None) -> DataFrame:
@@ -214,8 +224,11 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     The holder kana (bank style) is compared with the linked resident's reading, or the
     record's own reading when the register has none.  When neither has a reading, a holder
     whose name is another member of the person's household (a parent's account registered
-    for a child) is still a mismatch.  Shared accounts are found by an aggregate over the
-    account rows only (not a window over every record).
+    for a child) is still a mismatch; so is a holder in katakana whose sound key is another
+    member's alphabet name (`household_readings`) when the person has no reading.  Adds
+    ``holder_in_household`` to mismatches: whether the holder names another member of the
+    person's household.  Shared accounts are found by an aggregate over the account rows
+    only (not a window over every record).
 
     ``records`` are the records before they met their resident (``df`` without the ``r_*``
     columns; default ``df``): the aggregates read them, so that the join and comparison
@@ -240,16 +253,24 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     # few accounts are shared: broadcast, so the linked records are not shuffled for it
     df = df.join(F.broadcast(shared), "account_key", "left")
 
+    # which members of the person's household the holder names: by reading, or (a holder in
+    # katakana, a family registered in the alphabet only) by sound key
     homes = residents.select(F.col("num").alias("__hnum"), F.col("household_id").alias("r_hh"))
+    hsnd = F.col("hsnd") if "hsnd" in records.columns else F.lit(None).cast("string")
     acct = (records.where(has_acct & F.col("hk").isNotNull() & F.col("num").isNotNull())
-            .select("category", "record_id", "hk", "num")
+            .select("category", "record_id", "num",
+                    F.filter(F.array("hk", F.concat(F.lit(SOUND_MARK), hsnd)), lambda k: k.isNotNull()).alias("__hkeys"))
             .join(homes, F.col("num") == F.col("__hnum"))
             .where(F.col("r_hh").isNotNull())
-            .select("category", "record_id", "r_hh", "hk", "num"))
-    members = household_readings(residents, acct.select(F.col("r_hh").alias("household_id")))
-    other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("hk") == F.col("m_kk"))
-                       & (F.col("num") != F.col("m_num")))
-             .select("category", "record_id").distinct().withColumn("holder_other_member", F.lit(True)))
+            .select("category", "record_id", "r_hh", "num", F.explode("__hkeys").alias("__hkey")))
+    members = household_readings(residents, acct.select(F.col("r_hh").alias("household_id")).distinct())
+    by_sound = F.col("__hkey").startswith(SOUND_MARK)
+    is_self = F.col("num") == F.col("m_num")
+    other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("__hkey") == F.col("m_kk")))
+             .groupBy("category", "record_id")
+             .agg(F.max(~by_sound & ~is_self).alias("holder_other_member"),
+                  F.max(by_sound & ~is_self).alias("__other_sound"),
+                  F.max(by_sound & is_self).alias("__self_sound")))
     df = df.join(F.broadcast(other), ["category", "record_id"], "left")
 
     person_kana = F.coalesce(F.col("r_kk"), F.col("kk"))
@@ -279,12 +300,19 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     # registered for a child): a mismatch even when the names are one kana apart (ユイ/ユキ)
     other_member = F.coalesce(F.col("holder_other_member"), F.lit(False)) & F.coalesce(
         F.col("hk") != person_kana, F.lit(True))
+    # by sound key only where the person has no reading to compare the holder with, and the
+    # holder does not sound like the person too
+    sounds_other = (F.coalesce(F.col("__other_sound"), F.lit(False)) & ~F.coalesce(F.col("__self_sound"), F.lit(False)))
     mismatch = has_acct & F.col("hk").isNotNull() & (
         (~alpha_holder & person_kana.isNotNull() & ~holder_ok)
         | (alpha_holder & person_atok.isNotNull() & ~F.coalesce(alpha_ok, F.lit(False)))
-        | other_member)
+        | other_member
+        | (sounds_other & person_kana.isNull() & ~alpha_holder))
     extra = F.filter(F.array(
         F.when(mismatch, F.lit("ACCOUNT_HOLDER_MISMATCH")),
         F.when(F.col("acct_people").isNotNull(), F.lit("SHARED_ACCOUNT")),
     ), lambda x: x.isNotNull())
-    return df.withColumn("reasons", F.concat(F.col("reasons"), extra))
+    return (df.withColumn("reasons", F.concat(F.col("reasons"), extra))
+            .withColumn("holder_in_household",
+                        F.when(mismatch, F.coalesce(F.col("holder_other_member"), F.lit(False)) | sounds_other))
+            .drop("holder_other_member", "__other_sound", "__self_sound"))

@@ -522,3 +522,29 @@ def test_kana_token_set_of_three_parts_or_more(spark):
         (None, None),
     ])
 
+
+
+def test_sound_keys_of_katakana_and_alphabet_spellings_meet(spark):
+    """A katakana name and the alphabet name it transcribes give one sound key, in any order."""
+    alpha = lambda v: N.alpha_sound_key(N.alpha_tokens(v))  # noqa: E731
+    pairs = [
+        ("SILVA LUCAS PEDRO", "ｼﾙﾊﾞ ﾙｶｽ ﾍﾟﾄﾞﾛ", "BT KS SB"),
+        ("Silva, Ana Maria", "シルバ・アナ・マリア", "M N SB"),
+        ("JOHNSON ROBERT WILLIAM", "ジョンソン ロバート ウィリアム", "BT M SNSN"),   # R unheard, W and H dropped
+        ("GARCIA LOPEZ", "ガルシア ロペス", "BS KS"),                               # C before I, L = R, Z = S
+        ("FERNANDA SILVA", "ふぇるなんだ しるば", "BNT SB"),                        # hiragana too
+        ("NGUYEN VAN AN", "グエン ヴァン アン", "BN KN N"),                          # NG-, V = ヴ
+        ("PHAM THI LAN", "ファム ティ ラン", "BM N T"),                              # PH = F, TH = T
+        ("SANTOS PEDRO HENRIQUE", "ｻﾝﾄｽ ﾍﾟﾄﾞﾛ ｴﾝﾘｹ", "BT NK SNTS"),               # QU = K, H silent
+        ("GEORGE MICHAEL", "ジョージ ミカエル", None),                                # G/S K: too few
+    ]
+    _check(spark, alpha, [(a, k) for a, _, k in pairs])
+    _check(spark, N.kana_sound_key, [(k_, k) for _, k_, k in pairs if k is not None])
+    _check(spark, N.kana_sound_key, [
+        # a Japanese name in kana has a key too, but one of three consonants says too little
+        ("ﾔﾏﾀﾞ ﾀﾛｳ", None), ("ヤマモト ケンイチ", "KNS MT"),
+        # one part, kanji or Latin letters in it, an empty part: no key
+        ("シルバルカス", None), ("山田 太郎", None), ("SILVA LUCAS", None), (None, None),
+    ])
+    # names that differ by a consonant keep different keys
+    _check(spark, alpha, [("SILVA CARLOS HENRIQUE", "KS NK SB"), ("SILVA LUCAS", "KS SB"), ("LI NA", None)])

@@ -50,6 +50,11 @@ def _res():
     add(23, "SILVA CARLOS", None, "2017-09-15", "1", "H16", "神奈川県横浜市中区山手町4丁目14番24号")
     add(24, "SILVA LUCAS", "シルバ ルカス", "1980-09-14", "1", "H16", "神奈川県横浜市中区山手町4丁目14番24号")
     add(25, "伊東 洋一", "イトウ ヨウイチ", "1966-04-07", "1", "H17", "広島県広島市中区基町10番52号")
+    # a family registered in the alphabet only, with no readings at all
+    add(26, "SANTOS PEDRO HENRIQUE", None, "1981-02-03", "1", "H18", "愛知県豊田市小坂本町1丁目25番地")
+    add(27, "SANTOS MATEUS", None, "2015-10-10", "1", "H18", "愛知県豊田市小坂本町1丁目25番地")
+    add(28, "SANTOS MARIA", None, "1983-06-06", "2", "H18", "愛知県豊田市小坂本町1丁目25番地")
+    add(29, "SANTOS MARIE", None, "2018-01-01", "2", "H18", "愛知県豊田市小坂本町1丁目25番地")
     return r
 
 
@@ -115,6 +120,12 @@ def outcome(spark, cfg, tmp_path_factory):
                     account_key="0009-100-1-1212121"),
         # the holder's long vowels written with ｰ (イトウ ヨウイチ): the same name
         record_from(r[25], "PB14", account_holder_kana="ｲﾄｰ ﾖｰｲﾁ", account_key="0009-100-1-1313131"),
+        # no readings: the son's account in the father's name, known by its sound (PEDRO HENRIQUE) ...
+        record_from(r[27], "PB15", account_holder_kana="ｻﾝﾄｽ ﾍﾟﾄﾞﾛ ｴﾝﾘｹ", account_key="0009-100-1-1414141"),
+        # ... the father's own account, family name last ...
+        record_from(r[26], "PB16", account_holder_kana="ﾍﾟﾄﾞﾛ ｴﾝﾘｹ ｻﾝﾄｽ", account_key="0009-100-1-1515151"),
+        # ... and the mother's, which sounds like her daughter's name too (MARIA/MARIE): not errors
+        record_from(r[28], "PB17", account_holder_kana="ｻﾝﾄｽ ﾏﾘｱ", account_key="0009-100-1-1616161"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     # the run's progress log, as an operator sees it
@@ -243,6 +254,9 @@ def test_accounts(outcome):
     pb13 = s[("public_benefit_account", "PB13")]
     assert pb13.reason == "ACCOUNT_HOLDER_MISMATCH" and pb13.evidence.holder_in_household is True
     assert ("public_benefit_account", "PB14") not in s
+    pb15 = s[("public_benefit_account", "PB15")]
+    assert pb15.reason == "ACCOUNT_HOLDER_MISMATCH" and pb15.evidence.holder_in_household is True
+    assert ("public_benefit_account", "PB16") not in s and ("public_benefit_account", "PB17") not in s
 
 
 def test_runs_row_and_conservation(outcome, spark):
