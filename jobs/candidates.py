@@ -174,7 +174,8 @@ def with_term_frequencies(cands: DataFrame, blocking: dict) -> DataFrame:
 
 def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds: dict, blocking: dict,
                 n_residents: int) -> DataFrame:
-    """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_fields``, ``c_w``, ``c_p``.
+    """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_<field>`` (rounded to
+    three places), their sum ``c_w`` and the probability ``c_p``.
 
     ``cands`` carries the term frequencies of `with_term_frequencies`."""
     comps = thresholds["comparisons"]
@@ -206,7 +207,7 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     return df.select(
         *KEY, "c_num", "c_token", "c_household_id", "passes",
         *[F.col(f"c_lv_{k}") for k in lv],
-        F.create_map(*[x for k, w in weights.items() for x in (F.lit(k), F.round(w, 3))]).alias("c_w_fields"),
+        *[F.round(w, 3).alias(f"c_w_{k}") for k, w in weights.items()],
         total.alias("c_w"),
         C.name_judgement(F.col("c_lv_name_kanji"), F.col("c_lv_name_kana")).alias("c_name_judgement"),
     ).withColumn("c_p", C.probability(F.col("c_w"), thresholds["prior_match_log2"]))
@@ -249,7 +250,8 @@ def best_candidates(scored: DataFrame, doubt: DataFrame, thresholds: dict) -> Da
     best = ranked.where(F.col("rank") == 1).select(
         *KEY, F.col("c_num").alias("s_num"), F.col("c_token").alias("s_token"),
         F.col("c_household_id").alias("s_hh"), F.col("c_w").alias("s_w"), F.col("c_p").alias("s_score"),
-        F.col("c_clean").alias("s_clean"), F.col("c_w_fields").alias("s_w_fields"), "linked_w", "n_candidates",
+        F.col("c_clean").alias("s_clean"), *[F.col(f"c_w_{f}").alias(f"s_w_{f}") for f in C.FIELDS],
+        "linked_w", "n_candidates",
         F.col("c_name_judgement").alias("s_name_judgement"),
         F.col("passes").alias("s_passes"), *[F.col(f"c_lv_{f}").alias(f"s_lv_{f}") for f in C.FIELDS],
     )

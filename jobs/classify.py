@@ -23,6 +23,8 @@ def severity_of(primary: Column, precedence: list[dict]) -> Column:
 
 
 def _levels_map(prefix: str) -> Column:
+    """``{field: <prefix><field>}``: the levels (``lv_``) or weights (``w_``) of the five
+    fields as one map, built for the suspects only."""
     return F.create_map(*[x for f in FIELDS for x in (F.lit(f), F.col(f"{prefix}{f}"))])
 
 
@@ -35,9 +37,10 @@ def evidence(df: DataFrame) -> Column:
     null_map_d = F.lit(None).cast("map<string,double>")
     return F.struct(
         F.when(F.col("r_num").isNotNull(), _levels_map("lv_")).alias("linked_levels"),
-        F.when(F.col("r_num").isNotNull(), F.col("w_fields")).alias("linked_weights"),
+        F.when(F.col("r_num").isNotNull(), _levels_map("w_")).alias("linked_weights"),
         (_levels_map("s_lv_") if has_sugg else null_map_s).alias("suggested_levels"),
-        (F.col("s_w_fields") if has_sugg else null_map_d).alias("suggested_weights"),
+        (F.when(F.col("s_w_name_kanji").isNotNull(), _levels_map("s_w_")) if has_sugg
+         else null_map_d).alias("suggested_weights"),
         F.col("name_judgement").alias("name_judgement"),
         F.col("number_state").alias("number_state"),
         F.col("r_status").alias("resident_status"),

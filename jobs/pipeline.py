@@ -19,6 +19,7 @@ from jobs import candidates, classify, clean, features, gates, publish, readings
 from jobs.config import token_key
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
+from jobs.joins import broadcast_if_small
 from jobs.session import get_spark
 from jobs.tokens import key_frame, with_tokens
 
@@ -140,6 +141,9 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         )
         records = (
             records_clean.transform(features.record_features, cfg["categories"], tables)
+            # a compact row key, fixed by the checkpoint: the searched records get their
+            # comparison keys back on it (verify.with_record_keys)
+            .withColumn("row_id", F.monotonically_increasing_id())
             .transform(materialise, cfg)
         )
         n_residents = residents.count()
@@ -199,7 +203,8 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         if (cfg["blocking"].get("classify") or {}).get("flag_verified_ties", False):
             questioned = questioned | F.col("in_ambiguous_group")
         questioned = F.coalesce(questioned, F.lit(True))
-        doubt = (linked.where(questioned)
+        questioned_rows, few = broadcast_if_small(linked.where(questioned), verify.MAX_BROADCAST_SEARCHED)
+        doubt = (verify.with_record_keys(questioned_rows, records, few)
                  .transform(candidates.blocking_keys)
                  .transform(materialise, cfg))
         n_doubt = doubt.count()
