@@ -19,7 +19,9 @@ from pyspark.sql import types as T
 from jobs import compare as C
 from jobs.readings import reading_keys
 
-KEY = ["category", "record_id"]
+KEY = ["row_id"]
+"""A doubtful record's key through the search: the records' compact row key (`jobs.pipeline`
+adds it), one long in every block, pair and window instead of category and record id."""
 CAND_COLS = ("num", "token", "household_id", "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks",
              "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")
 
@@ -114,7 +116,7 @@ def block_keys(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[Data
 
 
 def pairs_in_blocks(sized: DataFrame, r_keys: DataFrame, doubt: DataFrame, blocking: dict) -> DataFrame:
-    """Candidate pairs (``category``, ``record_id``, ``num``, ``passes``): all passes in one
+    """Candidate pairs (``row_id``, ``num``, ``passes``): all passes in one
     join on the block key, de-duplicated, plus the linked resident of each record (pass
     ``linked``).  A block with more than ``max_block`` residents uses its split key when
     the pass has one, and is skipped otherwise (or when still too large after the split)."""
@@ -182,7 +184,7 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     cls = blocking.get("classify", {})
     tf_fields = set(cls.get("tf_adjust", []))
     floor = float(cls.get("tf_floor", 1e-6))
-    left = doubt.select(*KEY, "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha",
+    left = doubt.select(*KEY, F.col("num").alias("l_num"), "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha",
                         "atok", "ak", "aa")
     given_tf = [f"tf_{TF_COLUMNS[f]}" for f in sorted(tf_fields)]
     missing = [c for c in given_tf if c not in cands.columns]
@@ -206,6 +208,7 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     total = reduce(lambda a, b: a + b, weights.values())
     return df.select(
         *KEY, "c_num", "c_token", "c_household_id", "passes",
+        F.coalesce(F.col("c_num") == F.col("l_num"), F.lit(False)).alias("is_linked"),
         *[F.col(f"c_lv_{k}") for k in lv],
         *[F.round(w, 3).alias(f"c_w_{k}") for k, w in weights.items()],
         total.alias("c_w"),
@@ -225,39 +228,41 @@ def _clean_match(thresholds: dict) -> Column:
     return ~hard & ~unconfirmed & (soft <= int(ver["max_soft_disagreements"]))
 
 
-def best_candidates(scored: DataFrame, doubt: DataFrame, thresholds: dict) -> DataFrame:
+def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:
     """Per record: the best other resident (``s_*``), the runner-up's weight and whether it
     is a clean match too, the linked resident's weight on the same scale (``linked_w``)
-    and the number of candidates.  One window pass over the pairs."""
-    linked_num = doubt.select(*KEY, F.col("num").alias("l_num"))
-    df = scored.join(linked_num, KEY).withColumn("c_clean", _clean_match(thresholds))
-    is_linked = F.coalesce(F.col("c_num") == F.col("l_num"), F.lit(False))
-    by_rec = Window.partitionBy(*KEY)
-    df = df.select(
+    and the number of candidates.
+
+    One shuffle and one sort of the pairs: within a record the pairs are ordered linked
+    last, then clean first, heaviest first, token; the first row is the best candidate (or
+    the linked resident when there is no other), the next one the runner-up.  (Windows,
+    then joins of the best, runner-up and linked rows, shuffled the scored pairs three
+    times: 500k sample, 748 MB read in the step's last stage.)"""
+    df = scored.withColumn("c_clean", _clean_match(thresholds))
+    order = Window.partitionBy(*KEY).orderBy(F.col("is_linked"), F.col("c_clean").desc(), F.col("c_w").desc(),
+                                             F.col("c_token"))
+    whole = Window.partitionBy(*KEY)
+    other = ~F.col("is_linked")
+    ranked = df.select(
         "*",
-        is_linked.alias("is_linked"),
-        F.max(F.when(is_linked, F.col("c_w"))).over(by_rec).alias("linked_w"),
+        F.row_number().over(order).alias("rank"),
+        F.lead(F.when(other, F.struct(F.col("c_w").alias("w"), F.col("c_clean").alias("clean"))), 1).over(order)
+        .alias("second"),
+        F.max(F.when(F.col("is_linked"), F.col("c_w"))).over(whole).alias("linked_w"),
+        F.count(F.when(other, F.lit(1))).over(whole).alias("n_candidates"),
+    ).where(F.col("rank") == 1)
+
+    def best(c: str) -> Column:
+        return F.when(other, F.col(c))
+    return ranked.select(
+        *KEY, best("c_num").alias("s_num"), best("c_token").alias("s_token"),
+        best("c_household_id").alias("s_hh"), best("c_w").alias("s_w"), best("c_p").alias("s_score"),
+        best("c_clean").alias("s_clean"), *[best(f"c_w_{f}").alias(f"s_w_{f}") for f in C.FIELDS],
+        "linked_w", best("n_candidates").alias("n_candidates"),
+        best("c_name_judgement").alias("s_name_judgement"),
+        best("passes").alias("s_passes"), *[best(f"c_lv_{f}").alias(f"s_lv_{f}") for f in C.FIELDS],
+        best("second.w").alias("second_w"), best("second.clean").alias("second_clean"),
     )
-    others = df.where(~F.col("is_linked"))
-    ranked = others.select(
-        "*",
-        F.row_number().over(Window.partitionBy(*KEY).orderBy(
-            F.col("c_clean").desc(), F.col("c_w").desc(), F.col("c_token"))).alias("rank"),
-        F.count(F.lit(1)).over(by_rec).alias("n_candidates"),
-    ).where(F.col("rank") <= 2)
-    second = ranked.where(F.col("rank") == 2).select(
-        *KEY, F.col("c_w").alias("second_w"), F.col("c_clean").alias("second_clean"))
-    best = ranked.where(F.col("rank") == 1).select(
-        *KEY, F.col("c_num").alias("s_num"), F.col("c_token").alias("s_token"),
-        F.col("c_household_id").alias("s_hh"), F.col("c_w").alias("s_w"), F.col("c_p").alias("s_score"),
-        F.col("c_clean").alias("s_clean"), *[F.col(f"c_w_{f}").alias(f"s_w_{f}") for f in C.FIELDS],
-        "linked_w", "n_candidates",
-        F.col("c_name_judgement").alias("s_name_judgement"),
-        F.col("passes").alias("s_passes"), *[F.col(f"c_lv_{f}").alias(f"s_lv_{f}") for f in C.FIELDS],
-    )
-    linked_only = df.where(F.col("is_linked")).select(*KEY, F.col("c_w").alias("lw2"))
-    return (best.join(second, KEY, "left").join(linked_only, KEY, "full_outer")
-            .withColumn("linked_w", F.coalesce(F.col("linked_w"), F.col("lw2"))).drop("lw2"))
 
 
 def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> DataFrame:

@@ -335,6 +335,12 @@ def test_each_stage_logs_its_start_row_counts_and_duration(outcome):
     assert done["publish"][1] == {"suspects": summ["suspects"], "quarantine rows": summ["quarantined"], "runs": 1}
 
 
+def _row_keyed(df):
+    """A hand-made frame of records or search results with the records' row key (`row_id`),
+    the same for the same record id."""
+    return df.withColumn("row_id", F.xxhash64("record_id"))
+
+
 def test_verified_ties_flag(spark):
     """flag_verified_ties decides whether a verified link with an equally good other resident
     is flagged; a doubtful link whose two best candidates tie is AMBIGUOUS_IDENTITY either way."""
@@ -352,7 +358,8 @@ def test_verified_ties_flag(spark):
         "second_w double, second_clean boolean, s_hh string, s_token string, "
         "s_name_judgement string, s_lv_address string")
     for flag, expect_v1 in ((False, []), (True, ["AMBIGUOUS_IDENTITY"])):
-        got = {r.record_id: r for r in apply_candidates(linked, best, {"classify": {"flag_verified_ties": flag}}).collect()}
+        got = {r.record_id: r for r in apply_candidates(_row_keyed(linked), _row_keyed(best).drop("category", "record_id"),
+                                                        {"classify": {"flag_verified_ties": flag}}).collect()}
         assert got["V1"].reasons == expect_v1
         assert got["D1"].reasons == ["AMBIGUOUS_IDENTITY"] and got["D1"].s_token is None
 
@@ -383,6 +390,7 @@ def test_unconfirmed_link_overturned_only_by_a_clearly_better_person(spark):
         "category string, record_id string, s_score double, s_clean boolean, linked_w double, s_w double, "
         "second_w double, second_clean boolean, s_hh string, s_token string, "
         "s_name_judgement string, s_lv_address string")
+    linked, best = _row_keyed(linked), _row_keyed(best).drop("category", "record_id")
     got = {r.record_id: r.reasons for r in apply_candidates(linked, best, {"classify": {}}).collect()}
     assert got == {"OTHER": ["LINKED_TO_OTHER_PERSON"], "NO_ADDR": ["LINKED_TO_OTHER_PERSON"],
                    "SAME_HOME": [], "MAIDEN": [], "NOT_CLEAN": [], "WEAKER": []}
@@ -398,8 +406,8 @@ def test_unconfirmed_links_searched_by_the_name_passes_only(spark):
     from jobs.candidates import block_keys
 
     doubt = spark.createDataFrame(
-        [("c", "D", True, False, "1980-01-01", "山田太郎"), ("c", "U", False, True, "1980-01-01", "山田太郎")],
-        "category string, record_id string, doubtful boolean, unconfirmed boolean, bd string, nk string")
+        [(1, True, False, "1980-01-01", "山田太郎"), (2, False, True, "1980-01-01", "山田太郎")],
+        "row_id long, doubtful boolean, unconfirmed boolean, bd string, nk string")
     cands = spark.createDataFrame([(1, "1980-01-01", "山田太郎"), (2, "1980-01-01", "佐藤花子")],
                                   "num long, bd string, nk string")
     passes = [{"name": "bd_only", "keys": ["bd"]}, {"name": "full_name_kanji", "keys": ["nk"]}]
@@ -408,7 +416,7 @@ def test_unconfirmed_links_searched_by_the_name_passes_only(spark):
         sized, _ = block_keys(doubt, cands, blocking)
         got = {}
         for r in sized.collect():
-            got.setdefault(r.record_id, set()).add(r["pass"])
+            got.setdefault({1: "D", 2: "U"}[r.row_id], set()).add(r["pass"])
         assert got == {"D": {"bd_only", "full_name_kanji"}, "U": expect_u}
 
 
