@@ -29,6 +29,10 @@ KANA_KEYS = ("kk", "kfam", "kgiv", "ks", "katok")
 ADDRESS_KEYS = ("ak", "aa")
 FEATURES = ("nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "alpha", "atok", "ak", "aa")
 """The comparison keys every resident and record gets (plus the readings ``rfam``/``rgiv``/``rfull``)."""
+HOLDER_KEYS = {"kfam": "hfam", "kgiv": "hgiv", "kk": "hk", "ks": "hks", "katok": "hatok", "ksnd": "hsnd"}
+"""The account holder's keys of a record: reading-table column -> record column."""
+RECORD_KEYS = FEATURES + ("rfam", "rgiv", "rfull", "bd", "sx") + tuple(HOLDER_KEYS.values())
+"""Every comparison key `record_features` adds."""
 
 BROADCAST_VALUE_ROWS = 1_000_000
 """Value tables up to this many rows are joined back by broadcast (``run.broadcast_value_rows``)."""
@@ -184,11 +188,8 @@ def record_features(df: DataFrame, categories: dict, tables: ValueTables | None 
     kept = kept_fields(categories)
     staged = df.select("*", kept["birth_date"].alias("bd"), kept["sex"].alias("sx"))
     if "account_holder_kana" in df.columns:
-        staged = _join_keys(staged, F.col("account_holder_kana"), tables.kana,
-                            {"kfam": "hfam", "kgiv": "hgiv", "kk": "hk", "ks": "hks", "katok": "hatok",
-                             "ksnd": "hsnd"})
+        staged = _join_keys(staged, F.col("account_holder_kana"), tables.kana, HOLDER_KEYS)
     else:
-        none = F.lit(None).cast("string")
-        staged = staged.select("*", none.alias("hfam"), none.alias("hgiv"), none.alias("hk"), none.alias("hks"),
-                               F.lit(None).cast("array<string>").alias("hatok"), none.alias("hsnd"))
+        staged = staged.select("*", *[F.lit(None).cast("array<string>" if k == "katok" else "string").alias(out)
+                                      for k, out in HOLDER_KEYS.items()])
     return _add_keys(staged, tables, kept["name_kanji"], kept["name_kana"], kept["address"])

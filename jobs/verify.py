@@ -12,6 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs import compare as C
+from jobs import features
 from jobs import normalise as N
 from jobs.joins import broadcast_if_small
 
@@ -24,10 +25,10 @@ RESIDENT_KEPT = ("r_num", "r_status", "r_hh", "r_muni", "r_amb")
 only served the comparison and are dropped by `drop_compared`."""
 
 
-RECORD_KEYS = ("bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "alpha", "atok", "ak", "aa",
-               "rfam", "rgiv", "rfull", "hfam", "hgiv", "hk", "hks", "hatok", "hsnd", "account_key")
-"""The record's own comparison keys (`jobs.features.record_features`): after verification
-only the records that are searched need them, and `with_record_keys` brings them back."""
+RECORD_KEYS = features.RECORD_KEYS + ("account_key",)
+"""The record's own comparison keys (`jobs.features.record_features`) and its account: after
+verification only the records that are searched need them, and `with_record_keys` brings
+them back."""
 
 
 def drop_compared(df: DataFrame) -> DataFrame:
@@ -222,6 +223,10 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
     return out.withColumn("reasons", reasons)
 
 
+SOUND_MARK = "~"
+"""Marks a sound key among the reading keys of `household_readings` (no reading has it)."""
+
+
 def household_readings(residents: DataFrame, households: DataFrame) -> DataFrame:
     """``m_hh``, ``m_num``, ``m_kk``: each name key of each member of the given households.
 
@@ -239,10 +244,6 @@ def household_readings(residents: DataFrame, households: DataFrame) -> DataFrame
     return (residents.join(wanted, "household_id", "left_semi")
             .select(F.col("household_id").alias("m_hh"), F.col("num").alias("m_num"),
                     F.explode(member_keys).alias("m_kk")))
-
-
-SOUND_MARK = "~"
-"""Marks a sound key among the reading keys of `household_readings` (no reading has it)."""
 
 
 def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | None = None) -> DataFrame:
@@ -290,7 +291,7 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
             .join(homes, F.col("num") == F.col("__hnum"))
             .where(F.col("r_hh").isNotNull())
             .select("category", "record_id", "r_hh", "num", F.explode("__hkeys").alias("__hkey")))
-    members = household_readings(residents, acct.select(F.col("r_hh").alias("household_id")).distinct())
+    members = household_readings(residents, acct.select(F.col("r_hh").alias("household_id")))
     by_sound = F.col("__hkey").startswith(SOUND_MARK)
     is_self = F.col("num") == F.col("m_num")
     other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("__hkey") == F.col("m_kk")))
