@@ -12,7 +12,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.joins import broadcast_if_small
-from jobs.tokens import check_digit_ok, number_key, well_formed
+from jobs.tokens import check_digit_ok, well_formed
 
 TEXT_COLUMNS = ("name_kanji", "name_kana", "address", "account_holder_kana", "account_key",
                 "household_id", "municipality_code")
@@ -22,6 +22,7 @@ CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 MIN_BIRTH = "1880-01-01"
 FW_DIGITS = "０１２３４５６７８９"
 _PROBLEM = "struct<column:string,reason:string,action:string>"
+_FIELD_STAGING = ("__t_", "__bad_", "__rbd", "__bd", "__bdx", "__sex")   # `_with_field_checks`' columns
 
 
 def _problem(cond: Column, column: str, reason: str, action: str) -> Column:
@@ -61,7 +62,9 @@ def _with_number_checks(df: DataFrame) -> DataFrame:
 def _number_problems(df: DataFrame) -> tuple[Column, list[Column]]:
     """The folded number and its problems; ``df`` comes from `_with_number_checks`."""
     raw, folded, wf = F.col("individual_number"), F.col("__numf"), F.col("__wf")
-    is_fw = raw.isNotNull() & ~well_formed(raw) & wf
+    # folding changes nothing in 12 plain digits, so a well-formed fold of a different raw
+    # value had full-width digits or separators
+    is_fw = wf & (raw != folded)
     problems = [
         _problem(is_fw, "individual_number", "full_width_or_separated_digits", "folded"),
         _problem(folded.isNotNull() & ~wf, "individual_number", "malformed_number", "flagged"),
@@ -70,29 +73,58 @@ def _number_problems(df: DataFrame) -> tuple[Column, list[Column]]:
     return folded, problems
 
 
-def _common_fields(df: DataFrame, today: Column) -> tuple[dict[str, Column], list[Column]]:
-    """Typed basic items and their problems (shared by residents and records)."""
+def _with_field_checks(df: DataFrame, today: Column) -> DataFrame:
+    """Trim, parse and test each basic field once per row, as staged columns.
+
+    ``__t_<text column>``: the trimmed value (blank -> null) and ``__bad_<text column>``:
+    1 for control characters, 2 for too long, 0 for fine; ``__rbd`` / ``__bd`` the trimmed
+    and parsed birth date, ``__bdx`` 1 unparseable, 2 impossible, 0 fine; ``__sex`` the
+    folded code.  `_common_fields` only reads these columns, so no regular expression or
+    date parse runs twice (Spark inlines a projection into the next, repeating each test in
+    every condition that names it).
+    """
+    staged = []
+    for name in TEXT_COLUMNS:
+        if name not in df.columns:
+            continue
+        c = _blank_to_null(F.trim(F.col(name)))
+        staged.append(c.alias(f"__t_{name}"))
+    raw_bd = _blank_to_null(F.trim(F.col("birth_date")))
+    staged += [raw_bd.alias("__rbd"),
+               _blank_to_null(F.trim(F.translate(F.col("sex"), "１２", "12"))).alias("__sex")]
+    df = df.select("*", *staged)
+    checks = []
+    for name in TEXT_COLUMNS:
+        if name not in df.columns:
+            continue
+        c = F.col(f"__t_{name}")
+        checks.append(F.when(c.rlike(CONTROL), 1).when(F.length(c) > MAX_TEXT, 2).otherwise(0).alias(f"__bad_{name}"))
+    checks.append(F.try_to_date(F.col("__rbd"), "yyyy-MM-dd").alias("__bd"))
+    df = df.select("*", *checks)
+    bd = F.col("__bd")
+    impossible = bd.isNotNull() & ((bd > today) | (bd < F.lit(MIN_BIRTH).cast("date")))
+    return df.withColumn("__bdx", F.when(F.col("__rbd").isNotNull() & bd.isNull(), 1)
+                         .when(impossible, 2).otherwise(0))
+
+
+def _common_fields(df: DataFrame) -> tuple[dict[str, Column], list[Column]]:
+    """Typed basic items and their problems (shared by residents and records); ``df``
+    comes from `_with_field_checks`."""
     out: dict[str, Column] = {}
     problems: list[Column] = []
     for name in TEXT_COLUMNS:
         if name not in df.columns:
             continue
-        c = _blank_to_null(F.trim(F.col(name)))
-        bad_ctrl = c.rlike(CONTROL)
-        bad_long = F.length(c) > MAX_TEXT
-        problems += [_problem(bad_ctrl, name, "control_characters", "nulled"),
-                     _problem(~bad_ctrl & bad_long, name, "too_long", "nulled")]
-        out[name] = F.when(bad_ctrl | bad_long, F.lit(None)).otherwise(c)
+        c, bad = F.col(f"__t_{name}"), F.col(f"__bad_{name}")
+        problems += [_problem(bad == 1, name, "control_characters", "nulled"),
+                     _problem(bad == 2, name, "too_long", "nulled")]
+        out[name] = F.when(bad == 0, c)
 
-    raw_bd = _blank_to_null(F.trim(F.col("birth_date")))
-    bd = F.try_to_date(raw_bd, "yyyy-MM-dd")
-    unparsed = raw_bd.isNotNull() & bd.isNull()
-    impossible = bd.isNotNull() & ((bd > today) | (bd < F.lit(MIN_BIRTH).cast("date")))
-    problems += [_problem(unparsed, "birth_date", "unparseable_date", "nulled"),
-                 _problem(impossible, "birth_date", "impossible_birth_date", "nulled")]
-    out["birth_date"] = F.when(impossible, F.lit(None)).otherwise(bd)
+    problems += [_problem(F.col("__bdx") == 1, "birth_date", "unparseable_date", "nulled"),
+                 _problem(F.col("__bdx") == 2, "birth_date", "impossible_birth_date", "nulled")]
+    out["birth_date"] = F.when(F.col("__bdx") != 2, F.col("__bd"))
 
-    sex = _blank_to_null(F.trim(F.translate(F.col("sex"), "１２", "12")))
+    sex = F.col("__sex")
     bad_sex = sex.isNotNull() & ~sex.isin("1", "2")
     problems.append(_problem(bad_sex, "sex", "unknown_sex_code", "nulled"))
     out["sex"] = F.when(bad_sex, F.lit(None)).otherwise(sex)
@@ -101,7 +133,7 @@ def _common_fields(df: DataFrame, today: Column) -> tuple[dict[str, Column], lis
 
 def _finish(df: DataFrame, typed: dict[str, Column], problems: list[Column], extra: list[str]) -> DataFrame:
     arr = _problem_list(*problems)
-    keep = [c for c in df.columns if c not in typed] + extra
+    keep = [c for c in df.columns if c not in typed and not c.startswith(_FIELD_STAGING)] + extra
     return df.select(*[F.col(c) for c in keep], *[v.alias(k) for k, v in typed.items()],
                      arr.alias("problems"))
 
@@ -111,7 +143,8 @@ def clean_residents(df: DataFrame, today: Column) -> DataFrame:
     number is not a valid My Number or repeats an earlier row's."""
     df = _with_number_checks(df)
     folded, num_problems = _number_problems(df)
-    typed, problems = _common_fields(df, today)
+    df = _with_field_checks(df, today)
+    typed, problems = _common_fields(df)
     typed["individual_number"] = folded
     sd = F.try_to_date(_blank_to_null(F.trim(F.col("status_date"))), "yyyy-MM-dd")
     problems.append(_problem(_blank_to_null(F.col("status_date")).isNotNull() & sd.isNull(),
@@ -122,7 +155,8 @@ def clean_residents(df: DataFrame, today: Column) -> DataFrame:
     problems.append(_problem(bad_status, "status", "unknown_status", "nulled"))
     typed["status"] = F.when(bad_status, F.lit(None)).otherwise(status)
     cleaned = _finish(df, typed, num_problems + problems, [])
-    cleaned = (cleaned.withColumn("num", F.when(F.col("__cd"), number_key("individual_number")))
+    # __cd implies 12 plain digits: the number is its own compact key (`number_key`)
+    cleaned = (cleaned.withColumn("num", F.when(F.col("__cd"), F.col("individual_number").cast("long")))
                .drop("__numf", "__wf", "__cd"))
     # one row per number: a repeated number keeps its resident row (else the first) and
     # quarantines the others
@@ -151,7 +185,8 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
     """
     df = _with_number_checks(df)
     folded, num_problems = _number_problems(df)
-    typed, problems = _common_fields(df, today)
+    df = _with_field_checks(df, today)
+    typed, problems = _common_fields(df)
     typed["individual_number"] = folded
     raw_active = F.lower(F.trim(F.col("active")))
     active = (F.when(raw_active.isin("true", "t", "1", "yes", "y"), True)
@@ -181,7 +216,7 @@ def clean_records(df: DataFrame, today: Column) -> DataFrame:
     )
     return (
         cleaned.withColumn("number_state", state)
-        .withColumn("num", F.when(F.col("number_state") == "ok", number_key("individual_number")))
+        .withColumn("num", F.when(F.col("number_state") == "ok", F.col("individual_number").cast("long")))
         .withColumn("problems", F.concat(F.col("problems"), extra))
         .withColumn("usable", ~(no_id | dup))
         .drop("__numf", "__wf", "__cd", "__rep")
