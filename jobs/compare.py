@@ -115,8 +115,31 @@ def name_kanji_level(l: str, r: str) -> Column:
         .when(~both_alpha & _reads_as(l, r, "fam") & _reads_as(l, r, "giv"), "reading")
         .when((gl == gr) & (fl != fr), "maiden")
         .when((fl == fr) & (gl != gr), "given_diff")
+        .when(both_alpha & _alpha_maiden(l, r), "maiden")
+        .when(both_alpha & _alpha_given_diff(l, r), "given_diff")
         .otherwise("different")
     )
+
+
+def _alpha_maiden(l: str, r: str) -> Column:
+    """Alphabet names in any order: the record has every given token of the resident (the
+    register's alphabet names are written family name first), not the resident's family
+    name, and a token of its own (MARIA TANAKA for SANTOS MARIA: another family name)."""
+    t_l, fam_r = _c(l, "atok"), _c(r, "nfam")
+    given_r = F.array_remove(_c(r, "atok"), fam_r)
+    return F.coalesce(
+        ~F.array_contains(t_l, fam_r) & (F.size(given_r) > 0) & (F.size(F.array_except(given_r, t_l)) == 0)
+        & (F.size(F.array_except(t_l, given_r)) > 0), F.lit(False))
+
+
+def _alpha_given_diff(l: str, r: str) -> Column:
+    """Alphabet names in any order: the record has the resident's family name and given
+    tokens of its own (SOFIA GARCIA for GARCIA JOSE: a household member's name)."""
+    t_l, t_r, fam_r = _c(l, "atok"), _c(r, "atok"), _c(r, "nfam")
+    return F.coalesce(
+        F.array_contains(t_r, fam_r) & F.array_contains(t_l, fam_r)
+        & (F.size(F.array_remove(t_l, fam_r)) > 0) & (F.size(F.array_remove(t_r, fam_r)) > 0)
+        & (F.array_remove(t_l, fam_r) != F.array_remove(t_r, fam_r)), F.lit(False))
 
 
 def _kana_reads_kanji(kana: Column, full_readings: Column) -> Column:

@@ -224,6 +224,14 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
 
 
 SOUND_MARK = "~"
+ALPHA_MARK = "@"
+
+
+def alpha_key(tokens: Column) -> Column:
+    """A household-member key of an alphabet name: its sorted tokens (`jobs.normalise.alpha_tokens`),
+    marked with a leading ``@`` (`ALPHA_MARK`), so that a holder GARCIA JOSE LUIS meets the
+    member registered as GARCIA JOSE LUIS or JOSE LUIS GARCIA; null without tokens."""
+    return F.when(F.size(tokens) > 0, F.concat(F.lit(ALPHA_MARK), F.array_join(tokens, " ")))
 """Marks a sound key among the reading keys of `household_readings` (no reading has it)."""
 
 
@@ -231,15 +239,17 @@ def household_readings(residents: DataFrame, households: DataFrame) -> DataFrame
     """``m_hh``, ``m_num``, ``m_kk``: each name key of each member of the given households.
 
     A member's keys are the registered reading, or else the dictionary's full readings of the
-    kanji (a mother 小島 理沙 registered without 振り仮名 still reads コジマリサ), and the sound
-    key of a name registered in the alphabet, marked with a leading ``~`` (`SOUND_MARK`;
-    SILVA LUCAS PEDRO with no reading is ``~BT KS SB``, what the holder ｼﾙﾊﾞ ﾙｶｽ ﾍﾟﾄﾞﾛ gives).
+    kanji (a mother 小島 理沙 registered without 振り仮名 still reads コジマリサ), and for a name
+    registered in the alphabet its tokens (`alpha_key`, what a holder in the alphabet gives)
+    and its sound key, marked with a leading ``~`` (`SOUND_MARK`; SILVA LUCAS PEDRO with no
+    reading is ``~BT KS SB``, what the holder ｼﾙﾊﾞ ﾙｶｽ ﾍﾟﾄﾞﾛ gives).
     Only the households asked for are expanded (those of account records)."""
     wanted = households.where(F.col("household_id").isNotNull()).distinct()
     readings = F.coalesce(F.when(F.col("kk").isNotNull(), F.array("kk")), F.col("rfull"),
                           F.array().cast("array<string>"))
     sound = F.col("asnd") if "asnd" in residents.columns else F.lit(None).cast("string")
-    member_keys = F.filter(F.concat(readings, F.array(F.concat(F.lit(SOUND_MARK), sound))),
+    member_keys = F.filter(F.concat(readings, F.array(F.concat(F.lit(SOUND_MARK), sound),
+                                                      alpha_key(F.col("atok")))),
                            lambda k: k.isNotNull())
     return (residents.join(wanted, "household_id", "left_semi")
             .select(F.col("household_id").alias("m_hh"), F.col("num").alias("m_num"),
@@ -281,13 +291,16 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     # few accounts are shared: broadcast, so the linked records are not shuffled for it
     df = df.join(F.broadcast(shared), "account_key", "left")
 
-    # which members of the person's household the holder names: by reading, or (a holder in
-    # katakana, a family registered in the alphabet only) by sound key
+    # which members of the person's household the holder names: by reading, by the alphabet
+    # tokens (a holder in the alphabet), or (a holder in katakana, a family registered in the
+    # alphabet only) by sound key
     homes = residents.select(F.col("num").alias("__hnum"), F.col("household_id").alias("r_hh"))
     hsnd = F.col("hsnd") if "hsnd" in records.columns else F.lit(None).cast("string")
+    hatok_ = F.col("hatok") if "hatok" in records.columns else F.lit(None).cast("array<string>")
     acct = (records.where(has_acct & F.col("hk").isNotNull() & F.col("num").isNotNull())
             .select("category", "record_id", "num",
-                    F.filter(F.array("hk", F.concat(F.lit(SOUND_MARK), hsnd)), lambda k: k.isNotNull()).alias("__hkeys"))
+                    F.filter(F.array("hk", F.concat(F.lit(SOUND_MARK), hsnd), alpha_key(hatok_)),
+                             lambda k: k.isNotNull()).alias("__hkeys"))
             .join(homes, F.col("num") == F.col("__hnum"))
             .where(F.col("r_hh").isNotNull())
             .select("category", "record_id", "r_hh", "num", F.explode("__hkeys").alias("__hkey")))
@@ -297,6 +310,7 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     other = (acct.join(members, (F.col("r_hh") == F.col("m_hh")) & (F.col("__hkey") == F.col("m_kk")))
              .groupBy("category", "record_id")
              .agg(F.max(~by_sound & ~is_self).alias("holder_other_member"),
+                  F.max(~by_sound & is_self).alias("__self_named"),
                   F.max(by_sound & ~is_self).alias("__other_sound"),
                   F.max(by_sound & is_self).alias("__self_sound")))
     df = df.join(F.broadcast(other), ["category", "record_id"], "left")
@@ -325,9 +339,11 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
                 | ((F.size(person_atok) >= 2) & F.forall(person_atok, lambda t: F.array_contains(hatok, t))))
     alpha_holder = hatok.isNotNull()
     # the holder is, exactly, another member of the person's household (a parent's account
-    # registered for a child): a mismatch even when the names are one kana apart (ユイ/ユキ)
-    other_member = F.coalesce(F.col("holder_other_member"), F.lit(False)) & F.coalesce(
-        F.col("hk") != person_kana, F.lit(True))
+    # registered for a child): a mismatch even when the names are one kana apart (ユイ/ユキ);
+    # not when it names the person as well (a mother and daughter of one name)
+    other_member = (F.coalesce(F.col("holder_other_member"), F.lit(False))
+                    & ~F.coalesce(F.col("__self_named"), F.lit(False))
+                    & F.coalesce(F.col("hk") != person_kana, F.lit(True)))
     # by sound key only where the person has no reading to compare the holder with, and the
     # holder does not sound like the person too
     sounds_other = (F.coalesce(F.col("__other_sound"), F.lit(False)) & ~F.coalesce(F.col("__self_sound"), F.lit(False)))
@@ -343,4 +359,4 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     return (df.withColumn("reasons", F.concat(F.col("reasons"), extra))
             .withColumn("holder_in_household",
                         F.when(mismatch, F.coalesce(F.col("holder_other_member"), F.lit(False)) | sounds_other))
-            .drop("holder_other_member", "__other_sound", "__self_sound"))
+            .drop("holder_other_member", "__self_named", "__other_sound", "__self_sound"))

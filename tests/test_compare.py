@@ -134,14 +134,68 @@ CASES += [
     (("ram htapa", None, "2025-02-15", None, None),
      ("THAPA RAM", None, "2025-02-15", None, A),
      {"name_kanji": "alpha_close", "judgement": "soft"}),
-    # ... but not two other letters
+    # ... but not two other letters: HPATA is another family name, as it would be in the
+    # register's order (HPATA RAM), not a typo of THAPA
     (("ram hpata", None, "2025-02-15", None, None),
      ("THAPA RAM", None, "2025-02-15", None, A),
-     {"name_kanji": "different", "judgement": "hard"}),
+     {"name_kanji": "maiden", "judgement": "soft"}),
     # a family name changed (marriage) and the given name's long vowel spelt otherwise
     ((None, "タグチ キョーコ", "1980-03-03", "2", None),
      ("星野 京子", "ホシノ キョウコ", "1980-03-03", "2", A),
      {"name_kanji": "missing", "name_kana": "maiden", "judgement": "soft"}),
+]
+
+# every level of a field that an alphabet name can reach, with foreign residents' names
+CASES += [
+    # another family name (marriage), in the register's order or given name first
+    (("TANAKA MARIA", None, "1985-01-01", "2", None),
+     ("SANTOS MARIA", None, "1985-01-01", "2", A),
+     {"name_kanji": "maiden", "name_kana": "missing", "judgement": "soft"}),
+    (("Maria Tanaka", None, "1985-01-01", "2", None),
+     ("SANTOS MARIA", None, "1985-01-01", "2", A),
+     {"name_kanji": "maiden", "judgement": "soft"}),
+    # a household member's given name, in either order: searched, like 優太/優斗
+    (("KIM MINJUN", None, "2010-01-01", "1", None),
+     ("KIM JIWOO", None, "2012-01-01", "2", A),
+     {"name_kanji": "given_diff", "birth_date": "year_off", "sex": "different", "judgement": "unconfirmed"}),
+    (("SOFIA GARCIA", None, "2014-05-05", "2", None),
+     ("GARCIA JOSE", None, "1978-03-12", "1", A),
+     {"name_kanji": "given_diff", "birth_date": "different", "judgement": "unconfirmed"}),
+    # ... but not a stranger's name
+    (("PEREZ JUAN", "ペレス フアン", "1980-01-01", "1", None),
+     ("SILVA ANA", "シルバ アナ", "1990-05-05", "2", A),
+     {"name_kanji": "different", "name_kana": "different", "birth_date": "different", "judgement": "hard"}),
+    # katakana readings of foreign names: a long vowel spelt otherwise, another family name,
+    # another given name
+    ((None, "メンドウサ ラモン", "1990-01-01", "1", None),
+     ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
+     {"name_kanji": "missing", "name_kana": "long_vowel", "judgement": "soft"}),
+    ((None, "ロペス マリア", "1985-01-01", "2", None),
+     ("GARCIA MARIA", "ガルシア マリア", "1985-01-01", "2", A),
+     {"name_kanji": "missing", "name_kana": "maiden", "judgement": "soft"}),
+    ((None, "ガルシア ソフィア", "2014-05-05", "2", None),
+     ("GARCIA JOSE", "ガルシア ホセ", "1978-03-12", "1", A),
+     {"name_kanji": "missing", "name_kana": "given_diff", "judgement": "hard"}),
+    # a letter lost with its diacritic (NGUYỄN written NGUY?N by a system without it)
+    (("NGUY?N VAN AN", None, "1990-01-10", None, None),
+     ("NGUYEN VAN AN", None, "1990-01-10", "1", A),
+     {"name_kanji": "placeholder", "sex": "missing", "judgement": "soft"}),
+    # birth date, sex and address levels of a foreign resident's record
+    (("SMITH JOHN", None, "1988-07-17", "2", "千代田区丸の内1丁目9番9号"),
+     ("SMITH JOHN", None, "1988-07-07", "1", A),
+     {"name_kanji": "exact", "birth_date": "close", "sex": "different", "address": "area", "judgement": "agree"}),
+    (("JOHN SMITH", None, "1988-03-07", "1", "千代田区丸の内１－２－３"),
+     ("SMITH JOHN", None, "1988-07-03", "1", A),
+     {"name_kanji": "exact", "birth_date": "swap", "sex": "exact", "address": "exact"}),
+    (("SMITH JOHN", None, "1989-07-07", None, "大阪市北区梅田2-4-9"),
+     ("SMITH JOHN", None, "1988-07-07", "1", A),
+     {"birth_date": "year_off", "sex": "missing", "address": "different"}),
+    (("SMITH JOHN", None, "1970-01-01", "1", None),
+     ("SMITH JOHN", None, "1988-07-07", "1", A),
+     {"birth_date": "different", "address": "missing"}),
+    (("SMITH JOHN", None, None, "1", None),
+     ("SMITH JOHN", None, "1988-07-07", "1", A),
+     {"birth_date": "missing"}),
 ]
 
 

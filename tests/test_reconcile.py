@@ -55,6 +55,19 @@ def _res():
     add(27, "SANTOS MATEUS", None, "2015-10-10", "1", "H18", "愛知県豊田市小坂本町1丁目25番地")
     add(28, "SANTOS MARIA", None, "1983-06-06", "2", "H18", "愛知県豊田市小坂本町1丁目25番地")
     add(29, "SANTOS MARIE", None, "2018-01-01", "2", "H18", "愛知県豊田市小坂本町1丁目25番地")
+    # foreign residents for the reason codes with alphabet names: a father and daughter, two
+    # men of one name, two women of one name and birth date, a deceased and a removed resident
+    add(30, "GARCIA JOSE LUIS", None, "1978-03-12", "1", "H19", "埼玉県川口市本町4丁目1番1号")
+    add(31, "GARCIA SOFIA", None, "2014-05-05", "2", "H19", "埼玉県川口市本町4丁目1番1号")
+    add(32, "NGUYEN VAN AN", None, "1990-01-10", "1", "H20", "群馬県大泉町吉田2465番地")
+    add(33, "NGUYEN VAN AN", None, "1993-11-02", "1", "H21", "三重県四日市市諏訪町1番5号")
+    add(34, "KIM MINJI", None, "1995-04-04", "2", "H22", "東京都新宿区大久保1丁目1番1号")
+    add(35, "KIM MINJI", None, "1995-04-04", "2", "H23", "大阪府大阪市生野区桃谷3丁目1番1号")
+    add(36, "BROWN EMMA", None, "1950-02-02", "2", "H24", status="deceased")
+    add(37, "WILSON JAMES", None, "1982-08-08", "1", "H25", status="removed")
+    # a father and son of one name
+    add(38, "ZHOU WEI", None, "1975-12-01", "1", "H26", "東京都江戸川区中央1丁目4番1号")
+    add(39, "ZHOU WEI", None, "2005-02-14", "1", "H26", "東京都江戸川区中央1丁目4番1号")
     return r
 
 
@@ -65,6 +78,7 @@ def outcome(spark, cfg, tmp_path_factory):
     r = _res()
     write_residents(inp, list(r.values()))
     bad_check = number(14)[:-1] + str((int(number(14)[-1]) + 1) % 10)
+    bad_check_30 = number(30)[:-1] + str((int(number(30)[-1]) + 1) % 10)
     hi = [
         record_from(r[1], "HI01", name_kanji="ＹＡＭＡＤＡ"[:0] + "山田　太郎", address="千代田区丸の内１－２－３"),
         record_from(r[3], "HI02", individual_number=number(1)),             # child linked to father
@@ -83,15 +97,29 @@ def outcome(spark, cfg, tmp_path_factory):
         {"record_id": "HI13", "individual_number": number(13), "name_kanji": "木村 拓也",
          "name_kana": "キムラ タクヤ", "birth_date": "1960-01-01", "sex": "1", "address": "沖縄県那覇市泉崎1丁目2番2号"},
         record_from(r[2], None),                                            # empty record id
+        # the same reasons with alphabet names, written as holders write them
+        record_from(r[31], "HA01", individual_number=number(30), name_kanji="Sofia Garcia"),  # daughter on father
+        record_from(r[33], "HA02", individual_number=number(32), name_kanji="NGUYEN VAN AN"),  # same-name man
+        record_from(r[36], "HA03", name_kanji="Emma Brown"),                                   # deceased
+        record_from(r[37], "HA04"),                                                            # removed
+        record_from(r[30], "HA05", individual_number=bad_check_30, name_kanji="GARCIA, Jose Luis"),
+        record_from(r[31], "HA06", individual_number=number(99998)),                           # unknown number
+        record_from(r[32], "HA07", individual_number=None, name_kanji="nguyen van an"),        # unlinked
+        {"record_id": "HA08", "individual_number": number(8), "name_kanji": "MILLER DAVID",    # nobody's
+         "name_kana": None, "birth_date": "1965-09-30", "sex": "1", "address": "沖縄県名護市港1丁目1番1号"},
     ]
     write_category(inp, "health_insurance", hi)
     write_category(inp, "intractable_disease", [record_from(r[2], "ID01"), record_from(r[2], "ID02"),
-                                                record_from(r[1], "ID03", active=False), record_from(r[1], "ID04")])
+                                                record_from(r[1], "ID03", active=False), record_from(r[1], "ID04"),
+                                                record_from(r[32], "ID05"), record_from(r[32], "ID06")])
     write_category(inp, "mynapoint", [record_from(r[11], "MP01"), record_from(r[8], "MP02"),
                                       record_from(r[11], "MP03", individual_number=number(1)),
                                       # long vowels written with ー, and day and month swapped
-                                      record_from(r[25], "MP04", name_kana="イトー ヨーイチ", birth_date="1966-07-04")])
-    write_category(inp, "school_health", [record_from(r[1], "SH01"), record_from(r[3], "SH02")])
+                                      record_from(r[25], "MP04", name_kana="イトー ヨーイチ", birth_date="1966-07-04"),
+                                      # KIM MINJI, linked to a stranger: two residents of that name and birth date
+                                      record_from(r[34], "MP05", individual_number=number(13))])
+    write_category(inp, "school_health", [record_from(r[1], "SH01"), record_from(r[3], "SH02"),
+                                          record_from(r[32], "SH03")])
     write_category(inp, "public_benefit_account", [
         record_from(r[3], "PB01", account_holder_kana="ﾔﾏﾀﾞ ﾀﾛｳ", account_key="0001-001-1-1234567"),
         record_from(r[1], "PB02", account_holder_kana="ﾔﾏﾀﾞ ﾀﾛｳ", account_key="0001-001-1-1234567"),
@@ -126,6 +154,11 @@ def outcome(spark, cfg, tmp_path_factory):
         record_from(r[26], "PB16", account_holder_kana="ﾍﾟﾄﾞﾛ ｴﾝﾘｹ ｻﾝﾄｽ", account_key="0009-100-1-1515151"),
         # ... and the mother's, which sounds like her daughter's name too (MARIA/MARIE): not errors
         record_from(r[28], "PB17", account_holder_kana="ｻﾝﾄｽ ﾏﾘｱ", account_key="0009-100-1-1616161"),
+        # one account, in the alphabet, for the father and his daughter
+        record_from(r[30], "PB18", account_holder_kana="GARCIA JOSE LUIS", account_key="0009-100-1-1717171"),
+        record_from(r[31], "PB19", account_holder_kana="GARCIA JOSE LUIS", account_key="0009-100-1-1717171"),
+        # the son's own account, in the name he shares with his father: not an error
+        record_from(r[39], "PB20", account_holder_kana="ZHOU WEI", account_key="0009-100-1-1818181"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     # the run's progress log, as an operator sees it
@@ -224,7 +257,7 @@ def test_ambiguous_and_age(outcome):
     # 伊藤花 has a 同姓同名同生年月日 twin and mynapoint keeps only name and birth date: a link
     # to one of them verifies and is not flagged (flag_verified_ties: false) ...
     assert ("mynapoint", "MP01") not in outcome["suspects"]
-    assert outcome["summary"]["figures"]["ambiguous_residents"] == 2
+    assert outcome["summary"]["figures"]["ambiguous_residents"] == 4   # 伊藤 花 and KIM MINJI twice each
     # ... but a record linked to somebody else whose best candidates are the twins is a tie
     assert _reason(outcome, "mynapoint", "MP03") == "AMBIGUOUS_IDENTITY"
     assert ("mynapoint", "MP02") not in outcome["suspects"]   # 同姓同名 but birth dates differ
@@ -246,7 +279,8 @@ def test_accounts(outcome):
     pb6 = s[("public_benefit_account", "PB06")]
     assert pb6.reason == "ACCOUNT_HOLDER_MISMATCH" and pb6.evidence.holder_in_household is True
     assert ("public_benefit_account", "PB07") not in s
-    assert s[("public_benefit_account", "PB08")].reason == "ACCOUNT_HOLDER_MISMATCH"
+    pb8 = s[("public_benefit_account", "PB08")]
+    assert pb8.reason == "ACCOUNT_HOLDER_MISMATCH" and pb8.evidence.holder_in_household is True
     assert ("public_benefit_account", "PB09") not in s
     pb10 = s[("public_benefit_account", "PB10")]
     assert pb10.reason == "ACCOUNT_HOLDER_MISMATCH" and pb10.evidence.holder_in_household is True
@@ -259,10 +293,44 @@ def test_accounts(outcome):
     assert ("public_benefit_account", "PB16") not in s and ("public_benefit_account", "PB17") not in s
 
 
+def test_reason_codes_with_alphabet_names(outcome):
+    """Each reason code that does not depend on the account holder's kana, for foreign
+    residents registered in the alphabet (names written in another order and case)."""
+    s = outcome["suspects"]
+    hm = s[("health_insurance", "HA01")]
+    assert hm.reason == "LINKED_TO_HOUSEHOLD_MEMBER" and hm.suggested_token == tok(31)
+    assert hm.resident_token == tok(30) and hm.evidence.linked_levels["name_kanji"] == "given_diff"
+    other = s[("health_insurance", "HA02")]
+    assert other.reason == "LINKED_TO_OTHER_PERSON" and other.suggested_token == tok(33)
+    assert other.evidence.linked_levels["birth_date"] == "different"
+    assert _reason(outcome, "health_insurance", "HA03") == "RESIDENT_DECEASED"
+    assert _reason(outcome, "health_insurance", "HA04") == "RESIDENT_REMOVED"
+    inv = s[("health_insurance", "HA05")]
+    assert inv.reason == "INVALID_NUMBER" and inv.resident_token is None and inv.suggested_token == tok(30)
+    unk = s[("health_insurance", "HA06")]
+    assert unk.reason == "UNKNOWN_NUMBER" and unk.suggested_token == tok(31)
+    unl = s[("health_insurance", "HA07")]
+    assert unl.reason == "UNLINKED_RECORD" and unl.resident_token is None and unl.suggested_token == tok(32)
+    mm = s[("health_insurance", "HA08")]
+    assert mm.reason == "ATTRIBUTE_MISMATCH" and mm.suggested_token is None
+    assert mm.evidence.linked_levels["name_kanji"] == "different"
+    for rid in ("ID05", "ID06"):
+        assert _reason(outcome, "intractable_disease", rid) == "DUPLICATE_LINK"
+    amb = s[("mynapoint", "MP05")]
+    assert amb.reason == "AMBIGUOUS_IDENTITY" and amb.suggested_token is None
+    assert _reason(outcome, "school_health", "SH03") == "AGE_INELIGIBLE"
+    pb19 = s[("public_benefit_account", "PB19")]
+    assert pb19.reason == "ACCOUNT_HOLDER_MISMATCH" and "SHARED_ACCOUNT" in pb19.reasons
+    assert pb19.evidence.holder_in_household is True
+    assert sorted(pb19.evidence.shared_account_records) == ["PB18", "PB19"]
+    assert s[("public_benefit_account", "PB18")].reason == "SHARED_ACCOUNT"
+    assert ("public_benefit_account", "PB20") not in s
+
+
 def test_runs_row_and_conservation(outcome, spark):
     summ = outcome["summary"]
     hi = next(c for c in summ["categories"] if c["category"] == "health_insurance")
-    assert hi["input_rows"] == 16 and hi["quarantined_rows"] == 1 and hi["checked_rows"] == 15
+    assert hi["input_rows"] == 24 and hi["quarantined_rows"] == 1 and hi["checked_rows"] == 23
     runs = spark.read.format("delta").load(str(outcome["out"] / "runs")).where("run_id = 't1'").collect()
     assert len(runs) == 1 and runs[0].status == "published" and runs[0].suspects == len(outcome["suspects"])
     q = spark.read.format("delta").load(str(outcome["out"] / "quarantine")).where("run_id = 't1'")
@@ -278,7 +346,7 @@ def test_rerun_replaces_rows(outcome, spark):
 
 
 def test_no_full_number_in_outputs(outcome, spark):
-    numbers = {v["individual_number"] for v in outcome["r"].values()} | {number(99999)}
+    numbers = {v["individual_number"] for v in outcome["r"].values()} | {number(99999), number(99998)}
     out: Path = outcome["out"]
     # decoded: every row of every output table as JSON text
     for table in ("suspects", "runs", "quarantine"):
