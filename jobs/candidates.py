@@ -162,15 +162,22 @@ def candidate_pairs(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple
 TF_COLUMNS = {"name_kanji": "nk", "name_kana": "kk", "birth_date": "bd"}
 
 
-def with_term_frequencies(cands: DataFrame, blocking: dict) -> DataFrame:
+def with_term_frequencies(cands: DataFrame, blocking: dict, broadcast: bool = False) -> DataFrame:
     """Add ``tf_<col>``: how many residents share the candidate's value, for each field of
-    ``classify.tf_adjust`` (one window per field over the register, once per run, so that
-    scoring the pairs needs no join)."""
+    ``classify.tf_adjust`` (once per run, so that scoring the pairs needs no join).
+
+    Each field's counts are a narrow aggregate joined back on the value; with ``broadcast``
+    (a register whose distinct values fit in memory) the join is a broadcast, so the wide
+    candidate rows are neither shuffled nor sorted (a window per field shuffled and sorted
+    them once per field)."""
     out = cands
     for field in (blocking.get("classify") or {}).get("tf_adjust", []):
         col = TF_COLUMNS[field]
-        out = out.withColumn(f"tf_{col}", F.when(F.col(col).isNotNull(),
-                                                 F.count(F.lit(1)).over(Window.partitionBy(col))))
+        counts = (cands.where(F.col(col).isNotNull()).groupBy(col)
+                  .agg(F.count(F.lit(1)).alias(f"tf_{col}"))
+                  .withColumnRenamed(col, "__tf_v"))
+        counts = F.broadcast(counts) if broadcast else counts
+        out = out.join(counts, F.col(col) == F.col("__tf_v"), "left").drop("__tf_v")
     return out
 
 
@@ -330,11 +337,19 @@ def needs_search(linked: DataFrame, residents: DataFrame) -> Column:
             | ((F.col("number_state") == "ok") & F.col("r_num").isNull()))
 
 
-def flag_ambiguous(residents: DataFrame) -> DataFrame:
+def flag_ambiguous(residents: DataFrame, broadcast: bool = False) -> DataFrame:
     """Add ``amb``: the (usable) resident shares normalised name and birth date with another
-    usable resident (同姓同名同生年月日).  One window over the register, so the flag travels
-    with the resident row instead of being joined to every record."""
-    w = Window.partitionBy("nk", "birth_date", "usable")
-    same = F.count(F.lit(1)).over(w)
+    usable resident (同姓同名同生年月日), so the flag travels with the resident row instead of
+    being joined to every record.
+
+    The groups of more than one are found by a narrow aggregate and joined back on name and
+    birth date; with ``broadcast`` (a register that fits in memory) the wide resident rows
+    are neither shuffled nor sorted for it (a window over the register did both)."""
     known = F.col("nk").isNotNull() & F.col("birth_date").isNotNull() & F.col("usable")
-    return residents.withColumn("amb", F.coalesce(known & (same > 1), F.lit(False)))
+    shared = (residents.where(known).groupBy("nk", "birth_date").agg(F.count(F.lit(1)).alias("__n"))
+              .where(F.col("__n") > 1)
+              .select(F.col("nk").alias("__amb_nk"), F.col("birth_date").alias("__amb_bd"), F.lit(True).alias("__amb")))
+    shared = F.broadcast(shared) if broadcast else shared
+    joined = residents.join(shared, (F.col("nk") == F.col("__amb_nk")) & (F.col("birth_date") == F.col("__amb_bd"))
+                            & F.col("usable"), "left")
+    return joined.withColumn("amb", F.coalesce(F.col("__amb"), F.lit(False))).drop("__amb_nk", "__amb_bd", "__amb")

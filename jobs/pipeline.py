@@ -19,7 +19,7 @@ from jobs import candidates, classify, clean, features, gates, publish, readings
 from jobs.config import token_key
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
-from jobs.joins import broadcast_if_small
+from jobs.joins import at_most, broadcast_if_small
 from jobs.session import get_spark
 from jobs.tokens import key_frame, with_tokens
 
@@ -133,9 +133,12 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
             materialise(t, cfg) for t in
             features.value_tables(residents_clean, records_clean, cfg["categories"], names)]),
             int(run_cfg.get("broadcast_value_rows", features.BROADCAST_VALUE_ROWS)))
+        # a register that fits in memory: its groups of one name and birth date are broadcast
+        residents_small = at_most(residents_clean, int(run_cfg.get("broadcast_value_rows",
+                                                                   features.BROADCAST_VALUE_ROWS)))
         residents = (
             residents_clean.transform(features.resident_features, tables)
-            .transform(candidates.flag_ambiguous)
+            .transform(candidates.flag_ambiguous, residents_small)
             .transform(lambda d: with_tokens(d, keys, {"token": "individual_number"}))
             .transform(materialise, cfg)
         )
@@ -209,8 +212,9 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
                  .transform(materialise, cfg))
         n_doubt = doubt.count()
         # the candidates (with their reading keys) and the sized blocks are each read several times
+        # a register of at most broadcast_value_rows rows has no more distinct values than that
         cands = materialise(candidates.resident_candidates(residents.where(F.col("usable")))
-                            .transform(candidates.with_term_frequencies, blocking), cfg)
+                            .transform(candidates.with_term_frequencies, blocking, residents_small), cfg)
         sized, r_keys = (materialise(d, cfg) for d in candidates.block_keys(doubt, cands, blocking))
         pairs = materialise(candidates.pairs_in_blocks(sized, r_keys, doubt, blocking), cfg)
         pass_figures = candidates.block_figures(sized, pairs, blocking)

@@ -515,3 +515,34 @@ def test_register_broadcast_or_shuffled_gives_the_same_links(spark, cfg):
         got[broadcast] = sorted((r.record_id, r.r_num, r.r_nk) for r in joined.collect())
     assert got[True] == got[False] == [("R1", 1, "山田太郎"), ("R2", 2, "山田花子"), ("R3", None, None),
                                        ("R4", None, None)]
+
+
+def test_term_frequencies_count_residents_sharing_a_value(spark):
+    """`with_term_frequencies`: tf_<col> is how many residents share the value (null for a
+    null value), the same whether the counts are broadcast or shuffle-joined."""
+    from jobs.candidates import with_term_frequencies
+
+    cands = spark.createDataFrame(
+        [(1, "佐藤花子", "サトウハナコ", "1980-01-01"), (2, "佐藤花子", "サトウハナコ", "1990-02-02"),
+         (3, "SMITHJOHN", None, "1980-01-01"), (4, "佐藤花子", "サトウハナコ", None)],
+        "num long, nk string, kk string, bd string")
+    blocking = {"classify": {"tf_adjust": ["name_kanji", "name_kana", "birth_date"]}}
+    for broadcast in (True, False):
+        got = {r.num: (r.tf_nk, r.tf_kk, r.tf_bd) for r in with_term_frequencies(cands, blocking, broadcast).collect()}
+        assert got == {1: (3, 3, 2), 2: (3, 3, 1), 3: (1, None, 2), 4: (3, 3, None)}, broadcast
+
+
+def test_ambiguous_residents_flagged_by_name_and_birth_date(spark):
+    """`flag_ambiguous`: usable residents sharing the normalised name and birth date with
+    another usable resident, the same with the groups broadcast or shuffle-joined."""
+    from jobs.candidates import flag_ambiguous
+
+    res = spark.createDataFrame(
+        [(1, "伊藤花", dt.date(1999, 2, 2), True), (2, "伊藤花", dt.date(1999, 2, 2), True),
+         (3, "伊藤花", dt.date(1999, 2, 3), True), (4, "KIMMINJI", dt.date(1995, 4, 4), True),
+         (5, "KIMMINJI", dt.date(1995, 4, 4), False), (6, None, dt.date(1995, 4, 4), True),
+         (7, None, dt.date(1995, 4, 4), True)],
+        "num long, nk string, birth_date date, usable boolean")
+    for broadcast in (True, False):
+        got = {r.num: r.amb for r in flag_ambiguous(res, broadcast).collect()}
+        assert got == {1: True, 2: True, 3: False, 4: False, 5: False, 6: False, 7: False}, broadcast
