@@ -22,7 +22,7 @@ CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F]"
 MIN_BIRTH = "1880-01-01"
 FW_DIGITS = "０１２３４５６７８９"
 _PROBLEM = "struct<column:string,reason:string,action:string>"
-_FIELD_STAGING = ("__t_", "__bad_", "__rbd", "__bd", "__bdx", "__sex")   # `_with_field_checks`' columns
+_FIELD_STAGING = "__f_"   # prefix of `_with_field_checks`' columns
 
 
 def _problem(cond: Column, column: str, reason: str, action: str) -> Column:
@@ -76,34 +76,34 @@ def _number_problems(df: DataFrame) -> tuple[Column, list[Column]]:
 def _with_field_checks(df: DataFrame, today: Column) -> DataFrame:
     """Trim, parse and test each basic field once per row, as staged columns.
 
-    ``__t_<text column>``: the trimmed value (blank -> null) and ``__bad_<text column>``:
-    1 for control characters, 2 for too long, 0 for fine; ``__rbd`` / ``__bd`` the trimmed
-    and parsed birth date, ``__bdx`` 1 unparseable, 2 impossible, 0 fine; ``__sex`` the
-    folded code.  `_common_fields` only reads these columns, so no regular expression or
-    date parse runs twice (Spark inlines a projection into the next, repeating each test in
-    every condition that names it).
+    ``__f_t_<text column>``: the trimmed value (blank -> null) and ``__f_bad_<text column>``:
+    1 for control characters, 2 for too long, 0 for fine; ``__f_rbd`` / ``__f_bd`` the
+    trimmed and parsed birth date, ``__f_bdx`` 1 unparseable, 2 impossible, 0 fine;
+    ``__f_sex`` the folded code.  `_common_fields` only reads these columns, so no regular
+    expression or date parse runs twice (Spark inlines a projection into the next, repeating
+    each test in every condition that names it).
     """
     staged = []
     for name in TEXT_COLUMNS:
         if name not in df.columns:
             continue
         c = _blank_to_null(F.trim(F.col(name)))
-        staged.append(c.alias(f"__t_{name}"))
+        staged.append(c.alias(f"__f_t_{name}"))
     raw_bd = _blank_to_null(F.trim(F.col("birth_date")))
-    staged += [raw_bd.alias("__rbd"),
-               _blank_to_null(F.trim(F.translate(F.col("sex"), "１２", "12"))).alias("__sex")]
+    staged += [raw_bd.alias("__f_rbd"),
+               _blank_to_null(F.trim(F.translate(F.col("sex"), "１２", "12"))).alias("__f_sex")]
     df = df.select("*", *staged)
     checks = []
     for name in TEXT_COLUMNS:
         if name not in df.columns:
             continue
-        c = F.col(f"__t_{name}")
-        checks.append(F.when(c.rlike(CONTROL), 1).when(F.length(c) > MAX_TEXT, 2).otherwise(0).alias(f"__bad_{name}"))
-    checks.append(F.try_to_date(F.col("__rbd"), "yyyy-MM-dd").alias("__bd"))
+        c = F.col(f"__f_t_{name}")
+        checks.append(F.when(c.rlike(CONTROL), 1).when(F.length(c) > MAX_TEXT, 2).otherwise(0).alias(f"__f_bad_{name}"))
+    checks.append(F.try_to_date(F.col("__f_rbd"), "yyyy-MM-dd").alias("__f_bd"))
     df = df.select("*", *checks)
-    bd = F.col("__bd")
+    bd = F.col("__f_bd")
     impossible = bd.isNotNull() & ((bd > today) | (bd < F.lit(MIN_BIRTH).cast("date")))
-    return df.withColumn("__bdx", F.when(F.col("__rbd").isNotNull() & bd.isNull(), 1)
+    return df.withColumn("__f_bdx", F.when(F.col("__f_rbd").isNotNull() & bd.isNull(), 1)
                          .when(impossible, 2).otherwise(0))
 
 
@@ -115,16 +115,16 @@ def _common_fields(df: DataFrame) -> tuple[dict[str, Column], list[Column]]:
     for name in TEXT_COLUMNS:
         if name not in df.columns:
             continue
-        c, bad = F.col(f"__t_{name}"), F.col(f"__bad_{name}")
+        c, bad = F.col(f"__f_t_{name}"), F.col(f"__f_bad_{name}")
         problems += [_problem(bad == 1, name, "control_characters", "nulled"),
                      _problem(bad == 2, name, "too_long", "nulled")]
         out[name] = F.when(bad == 0, c)
 
-    problems += [_problem(F.col("__bdx") == 1, "birth_date", "unparseable_date", "nulled"),
-                 _problem(F.col("__bdx") == 2, "birth_date", "impossible_birth_date", "nulled")]
-    out["birth_date"] = F.when(F.col("__bdx") != 2, F.col("__bd"))
+    problems += [_problem(F.col("__f_bdx") == 1, "birth_date", "unparseable_date", "nulled"),
+                 _problem(F.col("__f_bdx") == 2, "birth_date", "impossible_birth_date", "nulled")]
+    out["birth_date"] = F.when(F.col("__f_bdx") != 2, F.col("__f_bd"))
 
-    sex = F.col("__sex")
+    sex = F.col("__f_sex")
     bad_sex = sex.isNotNull() & ~sex.isin("1", "2")
     problems.append(_problem(bad_sex, "sex", "unknown_sex_code", "nulled"))
     out["sex"] = F.when(bad_sex, F.lit(None)).otherwise(sex)

@@ -136,10 +136,10 @@ def _alpha_given_diff(l: str, r: str) -> Column:
     """Alphabet names in any order: the record has the resident's family name and given
     tokens of its own (SOFIA GARCIA for GARCIA JOSE: a household member's name)."""
     t_l, t_r, fam_r = _c(l, "atok"), _c(r, "atok"), _c(r, "nfam")
+    given_l, given_r = F.array_remove(t_l, fam_r), F.array_remove(t_r, fam_r)
     return F.coalesce(
         F.array_contains(t_r, fam_r) & F.array_contains(t_l, fam_r)
-        & (F.size(F.array_remove(t_l, fam_r)) > 0) & (F.size(F.array_remove(t_r, fam_r)) > 0)
-        & (F.array_remove(t_l, fam_r) != F.array_remove(t_r, fam_r)), F.lit(False))
+        & (F.size(given_l) > 0) & (F.size(given_r) > 0) & (given_l != given_r), F.lit(False))
 
 
 def _kana_reads_kanji(kana: Column, full_readings: Column) -> Column:

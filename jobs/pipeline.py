@@ -19,7 +19,7 @@ from jobs import candidates, classify, clean, features, gates, publish, readings
 from jobs.config import token_key
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
-from jobs.joins import at_most, broadcast_if_small
+from jobs.joins import broadcast_if_small
 from jobs.session import get_spark
 from jobs.tokens import key_frame, with_tokens
 
@@ -129,13 +129,15 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         residents_clean = materialise(residents_raw.transform(clean.clean_residents, today), cfg)
         records_clean = materialise(records_raw.transform(clean.clean_records, today), cfg)
         # every distinct name, reading and address is normalised once (see jobs.features)
+        value_rows = int(run_cfg.get("broadcast_value_rows", features.BROADCAST_VALUE_ROWS))
         tables = features.broadcast_small(features.ValueTables(*[
             materialise(t, cfg) for t in
-            features.value_tables(residents_clean, records_clean, cfg["categories"], names)]),
-            int(run_cfg.get("broadcast_value_rows", features.BROADCAST_VALUE_ROWS)))
-        # a register that fits in memory: its groups of one name and birth date are broadcast
-        residents_small = at_most(residents_clean, int(run_cfg.get("broadcast_value_rows",
-                                                                   features.BROADCAST_VALUE_ROWS)))
+            features.value_tables(residents_clean, records_clean, cfg["categories"], names)]), value_rows)
+        # the features below are left joins on unique keys: the register keeps this count
+        n_residents = residents_clean.count()
+        # a register of at most value_rows rows has no more distinct values (names, birth
+        # dates) than that: its term frequencies and 同姓同名 groups are broadcast
+        residents_small = n_residents <= value_rows
         residents = (
             residents_clean.transform(features.resident_features, tables)
             .transform(candidates.flag_ambiguous, residents_small)
@@ -149,7 +151,6 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
             .withColumn("row_id", F.monotonically_increasing_id())
             .transform(materialise, cfg)
         )
-        n_residents = residents.count()
         per_cat = {r["category"]: (r["n"], r["unusable"]) for r in (
             records.groupBy("category")
             .agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(~F.col("usable"), 1).otherwise(0)).alias("unusable"))
@@ -212,7 +213,6 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
                  .transform(materialise, cfg))
         n_doubt = doubt.count()
         # the candidates (with their reading keys) and the sized blocks are each read several times
-        # a register of at most broadcast_value_rows rows has no more distinct values than that
         cands = materialise(candidates.resident_candidates(residents.where(F.col("usable")))
                             .transform(candidates.with_term_frequencies, blocking, residents_small), cfg)
         sized, r_keys = (materialise(d, cfg) for d in candidates.block_keys(doubt, cands, blocking))

@@ -224,7 +224,9 @@ def link_reasons(df: DataFrame, categories: dict, thresholds: dict, reference: C
 
 
 SOUND_MARK = "~"
+"""Marks a sound key among the reading keys of `household_readings` (no reading has it)."""
 ALPHA_MARK = "@"
+"""Marks an alphabet name's tokens among the reading keys of `household_readings`."""
 
 
 def alpha_key(tokens: Column) -> Column:
@@ -232,7 +234,6 @@ def alpha_key(tokens: Column) -> Column:
     marked with a leading ``@`` (`ALPHA_MARK`), so that a holder GARCIA JOSE LUIS meets the
     member registered as GARCIA JOSE LUIS or JOSE LUIS GARCIA; null without tokens."""
     return F.when(F.size(tokens) > 0, F.concat(F.lit(ALPHA_MARK), F.array_join(tokens, " ")))
-"""Marks a sound key among the reading keys of `household_readings` (no reading has it)."""
 
 
 def household_readings(residents: DataFrame, households: DataFrame) -> DataFrame:
@@ -296,10 +297,10 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     # alphabet only) by sound key
     homes = residents.select(F.col("num").alias("__hnum"), F.col("household_id").alias("r_hh"))
     hsnd = F.col("hsnd") if "hsnd" in records.columns else F.lit(None).cast("string")
-    hatok_ = F.col("hatok") if "hatok" in records.columns else F.lit(None).cast("array<string>")
+    hatok = F.col("hatok") if "hatok" in records.columns else F.lit(None).cast("array<string>")
     acct = (records.where(has_acct & F.col("hk").isNotNull() & F.col("num").isNotNull())
             .select("category", "record_id", "num",
-                    F.filter(F.array("hk", F.concat(F.lit(SOUND_MARK), hsnd), alpha_key(hatok_)),
+                    F.filter(F.array("hk", F.concat(F.lit(SOUND_MARK), hsnd), alpha_key(hatok)),
                              lambda k: k.isNotNull()).alias("__hkeys"))
             .join(homes, F.col("num") == F.col("__hnum"))
             .where(F.col("r_hh").isNotNull())
@@ -333,7 +334,6 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     )
     # alphabet holder names: the same tokens in any order, one typo, or a middle name dropped
     person_atok = F.coalesce(F.col("r_atok"), F.col("atok"))
-    hatok = F.col("hatok")
     alpha_ok = ((F.levenshtein(F.array_join(hatok, " "), F.array_join(person_atok, " ")) <= 2)
                 | ((F.size(hatok) >= 2) & F.forall(hatok, lambda t: F.array_contains(person_atok, t)))
                 | ((F.size(person_atok) >= 2) & F.forall(person_atok, lambda t: F.array_contains(hatok, t))))
