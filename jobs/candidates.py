@@ -115,12 +115,27 @@ def block_keys(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[Data
     return sized.withColumn("base_n", F.max(F.when(F.col("variant") == "base", F.col("n"))).over(w)), r_keys
 
 
+def block_cap(blocking: dict) -> Column:
+    """The largest block each pass joins: the pass's own ``max_block`` where it sets one,
+    else the global ``max_block`` (conf/blocking.yaml), as a column over ``pass``.
+
+    A pass keyed on few or coarse values (birth year, given name reading and sex) has
+    blocks that grow with the register, and finds little that the finer passes do not: its
+    own cap keeps its pairs from growing with the input."""
+    default = int(blocking.get("max_block", 200))
+    cap = F.lit(default)
+    for spec in blocking.get("passes", []):
+        if spec.get("max_block") is not None:
+            cap = F.when(F.col("pass") == spec["name"], F.lit(int(spec["max_block"]))).otherwise(cap)
+    return cap
+
+
 def pairs_in_blocks(sized: DataFrame, r_keys: DataFrame, doubt: DataFrame, blocking: dict) -> DataFrame:
     """Candidate pairs (``row_id``, ``num``, ``passes``): all passes in one
     join on the block key, de-duplicated, plus the linked resident of each record (pass
     ``linked``).  A block with more than ``max_block`` residents uses its split key when
     the pass has one, and is skipped otherwise (or when still too large after the split)."""
-    max_block = int(blocking.get("max_block", 200))
+    max_block = block_cap(blocking)
     chosen = sized.where(
         ((F.col("variant") == "base") & (F.col("base_n") <= max_block))
         | ((F.col("variant") == "split") & (F.col("base_n") > max_block) & (F.col("n") <= max_block))
@@ -133,7 +148,7 @@ def pairs_in_blocks(sized: DataFrame, r_keys: DataFrame, doubt: DataFrame, block
 def block_figures(sized: DataFrame, pairs: DataFrame, blocking: dict) -> DataFrame:
     """Per pass: distinct candidate ``pairs`` it found, ``largest_block``, ``oversized_blocks``
     (over ``max_block``) and ``skipped_blocks`` (too large even after a split)."""
-    max_block = int(blocking.get("max_block", 200))
+    max_block = block_cap(blocking)
     has_split = [p["name"] for p in blocking["passes"] if p.get("split_by")]
     blocks = (
         sized.groupBy("pass")

@@ -71,3 +71,28 @@ def test_pathological_block_is_split_or_skipped_and_counted(spark):
     # with a higher cap the split block is used: only the 300 born in 1980, not all 600
     pairs2, _ = candidates.candidate_pairs(doubt, cands, {**blocking, "max_block": 400})
     assert pairs2.count() == 300
+
+
+def test_a_pass_can_cap_its_own_blocks(spark):
+    """A pass's own ``max_block`` overrides the global one for that pass only: a coarse pass
+    (given name reading, birth year and sex) whose block of 150 exceeds its cap of 100 is
+    skipped and counted, while a finer pass keeps the global cap of 200."""
+    import datetime as dt
+
+    rows = [(i, "ハナコ", "サトウ", 1980, "F", dt.date(1980, 1, 1 + i % 28)) for i in range(150)]
+    cands = spark.createDataFrame(rows, "num long, kgiv string, kfam string, by int, sx string, bd date")
+    doubt = spark.createDataFrame([(1, None, "ハナコ", "サトウ", 1980, "F", dt.date(1980, 1, 1))],
+                                  "row_id long, num long, kgiv string, kfam string, by int, sx string, bd date")
+    passes = [{"name": "given_reading_year", "keys": ["by", "kgiv", "sx"]},
+              {"name": "family_reading_year", "keys": ["by", "kfam"]}]
+    blocking = {"max_block": 200, "passes": passes}
+    pairs, figures = candidates.candidate_pairs(doubt, cands, blocking)
+    fig = {r["pass"]: r for r in figures.collect()}
+    assert fig["given_reading_year"].pairs == fig["family_reading_year"].pairs == 150
+    capped = {**blocking, "passes": [{**passes[0], "max_block": 100}, passes[1]]}
+    pairs2, figures2 = candidates.candidate_pairs(doubt, cands, capped)
+    fig2 = {r["pass"]: r for r in figures2.collect()}
+    assert fig2["given_reading_year"].pairs is None          # all its blocks skipped: no pairs
+    assert fig2["given_reading_year"].oversized_blocks == fig2["given_reading_year"].skipped_blocks == 1
+    assert fig2["family_reading_year"].pairs == 150 and fig2["family_reading_year"].skipped_blocks == 0
+    assert pairs2.count() == 150
