@@ -152,13 +152,16 @@ def records_suite(cfg: dict, categories: list[str]) -> dict:
 # --- metrics frames (one row per category; ids and rates, nothing personal) ----------------
 
 def records_metrics(records: DataFrame) -> DataFrame:
-    """One row per category: row count and the rates of the problems found by `jobs.clean`."""
+    """One row per category: row count, quarantined (unusable) rows and the rates of the
+    problems found by `jobs.clean`.  The pipeline aggregates it once, in normalisation, and
+    takes its per-category counts from it too."""
     def share(cond):
         return F.sum(F.when(cond, 1).otherwise(0)).cast("double") / F.count(F.lit(1))
 
     field_problem = F.exists("problems", lambda p: p["action"] != "row_quarantined")
     aggs = [
         F.count(F.lit(1)).alias("rows"),
+        F.sum(F.when(~F.col("usable"), 1).otherwise(0)).alias("quarantined"),
         share(~F.col("usable")).alias("quarantined_rate"),
         share(F.col("number_state").isin("malformed", "check_digit")).alias("invalid_number_rate"),
         share(F.col("number_state") == "absent").alias("absent_number_rate"),
@@ -333,15 +336,16 @@ def run_suite(gate: GateResult, frame, suite_json: dict, kind: str, where: str, 
              "passed" if ok else f"FAILED ({sum(not i['success'] for i in items)} expectation(s))", took)
 
 
-def input_gate(cfg: dict, residents: DataFrame, records: DataFrame, categories: list[str]) -> GateResult:
-    """Validate the normalised (checkpointed) residents and records."""
+def input_gate(cfg: dict, residents: DataFrame, record_metrics: list[dict], categories: list[str]) -> GateResult:
+    """Validate the normalised (checkpointed) residents, and the records through their
+    per-category metrics (the collected rows of `records_metrics`)."""
     import pandas as pd
 
     gate = GateResult("input")
     t0 = time.perf_counter()
     gates = gate_config(cfg)
     run_suite(gate, residents, load_suite("residents", gates), "spark", "residents")
-    metrics = pd.DataFrame([r.asDict() for r in records_metrics(records).collect()])
+    metrics = pd.DataFrame(record_metrics)
     run_suite(gate, metrics, records_suite(cfg, categories), "pandas", "records", index_col="category")
     gate.seconds = time.perf_counter() - t0
     return gate

@@ -151,10 +151,10 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
             .withColumn("row_id", F.monotonically_increasing_id())
             .transform(materialise, cfg)
         )
-        per_cat = {r["category"]: (r["n"], r["unusable"]) for r in (
-            records.groupBy("category")
-            .agg(F.count(F.lit(1)).alias("n"), F.sum(F.when(~F.col("usable"), 1).otherwise(0)).alias("unusable"))
-            .collect())}
+        # one aggregate over the records gives the per-category counts and the input gate's
+        # metrics frame
+        record_metrics = [r.asDict() for r in gates.records_metrics(records).collect()]
+        per_cat = {m["category"]: (m["rows"], m["quarantined"]) for m in record_metrics}
         empty = [c for c in present if per_cat.get(c, (0, 0))[0] == 0]
         if empty:
             raise UsageError(f"category folder(s) with no rows: {', '.join(empty)}")
@@ -172,7 +172,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
             "categories": cat_rows, "gate_failures": []}
     with stages.stage("input_gate") as rows:
         rows.update({"resident rows": n_residents, "records": n_records})
-        in_gate = gates.input_gate(cfg, residents, records, present)
+        in_gate = gates.input_gate(cfg, residents, record_metrics, present)
     if not in_gate.success:
         _gate_failed(spark, output_dir, run_id, in_gate, [in_gate], base, t_start, stages)
 
