@@ -9,7 +9,8 @@
    jobs.config.load_config(), i.e. conf/local.yaml: local[2], the configured driver memory),
    writing to a scratch output that is removed afterwards (--keep-output keeps it).
 3. Times the Spark floor in the same session: read the same register and records, join them
-   on the linked number, count.
+   on the linked number, count; and a second reference, the same join carrying every column
+   of both sides as the run reads them (no cleaning or normalisation), to a noop sink.
 4. Prints per-stage times, input rows per second (and per core), shuffle bytes (from the
    Spark UI's REST API: the bench turns the UI on), peak memory (the driver JVM's and this
    Python process's peak RSS against the driver budget, spark.driver.memory +
@@ -321,6 +322,24 @@ def floor_run(spark, folder: Path) -> tuple[float, int]:
     return time.perf_counter() - t0, int(n)
 
 
+def carry_run(spark, folder: Path, cfg: dict) -> tuple[float, int]:
+    """A second reference: every record, read with all its columns as the run reads them
+    (jobs.io.read_inputs), left-joined with the register's rows on the linked number and
+    written nowhere (Spark's noop sink).  No cleaning, normalisation or comparison: what
+    any reconciliation that looks at each record's fields and its resident pays at least.
+    Returns (seconds, records)."""
+    from pyspark.sql import functions as F
+
+    from jobs.io import read_inputs
+
+    t0 = time.perf_counter()
+    residents, records, _ = read_inputs(spark, str(folder), cfg)
+    register = residents.select(*[F.col(c).alias(f"r_{c}") for c in residents.columns])
+    joined = records.join(register, F.col("individual_number") == F.col("r_individual_number"), "left")
+    joined.write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - t0, int(records.count())
+
+
 def fmt_bytes(n: int | None) -> str:
     if n is None:
         return "n/a"
@@ -353,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=str(ROOT / ".bench"), help="sample cache (default: .bench/)")
     ap.add_argument("--driver-memory", default=None, help="override spark.driver_memory of conf/local.yaml")
     ap.add_argument("--keep-output", action="store_true", help="keep the run's Delta output")
-    ap.add_argument("--no-floor", action="store_true", help="skip the floor join")
+    ap.add_argument("--no-floor", action="store_true", help="skip the floor join and the carrying join")
     ap.add_argument("--generate-only", action="store_true", help="only generate (cache) the sample")
     ap.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     ap.add_argument("-q", "--quiet", action="store_true", help="no stage progress on stderr")
@@ -392,10 +411,11 @@ def main(argv: list[str] | None = None) -> int:
         full_s = time.perf_counter() - t0
         s1 = metrics.max_stage_id()
         full_m = metrics.totals(s0, s1)
-        floor_s = floor_n = floor_m = None
+        floor_s = floor_n = floor_m = carry_s = None
         if not args.no_floor:
             floor_s, floor_n = floor_run(spark, folder)
             floor_m = metrics.totals(s1)
+            carry_s, _ = carry_run(spark, folder, cfg)
         mem = sampler.figures()
         load = os.getloadavg()
     finally:
@@ -417,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         "floor_s": round(floor_s, 2) if floor_s is not None else None, "floor_join_rows": floor_n,
         "floor_spark": floor_m,
         "ratio_full_to_floor": round(full_s / floor_s, 2) if floor_s else None,
+        "carry_join_s": round(carry_s, 2) if carry_s is not None else None,
+        "ratio_carry_join_to_floor": round(carry_s / floor_s, 2) if floor_s and carry_s else None,
         "memory": mem, "load_average": [round(x, 2) for x in load], "machine_cpus": os.cpu_count(),
     }
     if args.json:
@@ -446,6 +468,8 @@ def main(argv: list[str] | None = None) -> int:
         p(f"  floor (join+count)  {floor_s:9.1f} s   {floor_n:,} joined rows, shuffle write"
           f" {fmt_bytes(floor_m['shuffleWriteBytes'])}")
         p(f"  ratio full / floor  {fig['ratio_full_to_floor']:9.2f}")
+        p(f"  join carrying every column (read as the run reads, no normalisation, noop sink)"
+          f" {carry_s:.1f} s = {fig['ratio_carry_join_to_floor']:.2f} x the floor")
     busy = " (above the CPU count: other processes competed, timings inflated)" if load[1] > (os.cpu_count() or 1) else ""
     p(f"  load average        {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} CPUs{busy}")
     verdict = {True: "within", False: "OVER", None: "not measured against"}[mem["within_budget"]]

@@ -78,3 +78,19 @@ def test_json_stdout_holds_only_the_json_when_a_child_process_prints():
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"full_s": 1.5}
     assert "GCLocker" in done.stderr and "stray print" in done.stderr
+
+
+def test_floor_and_carrying_join_read_the_sample(spark, cfg, tmp_path):
+    """The two references: the floor joins the linked numbers; the carrying join reads every
+    record with all its columns (as the run does) and keeps each one (left join)."""
+    from jobs.generate import generate
+
+    summary = generate(str(tmp_path / "d"), 200, 5, categories=["health_insurance", "public_pension"])
+    floor_s, joined = bench.floor_run(spark, tmp_path / "d")
+    carry_s, records = bench.carry_run(spark, tmp_path / "d", cfg)
+    n_records = spark.read.parquet(str(tmp_path / "d" / "categories" / "*")).count()
+    assert records == n_records > 0
+    # the floor counts only records whose number is in the register (most, not all, are)
+    assert 0.5 * n_records < joined <= n_records
+    assert floor_s > 0 and carry_s > 0
+    assert records == summary["records"]
