@@ -340,9 +340,15 @@ def account_reasons(df: DataFrame, residents: DataFrame, records: DataFrame | No
     alpha_holder = hatok.isNotNull()
     # the holder is, exactly, another member of the person's household (a parent's account
     # registered for a child): a mismatch even when the names are one kana apart (ユイ/ユキ);
-    # not when it names the person as well (a mother and daughter of one name)
+    # not when it names the person as well (a mother and daughter of one name).  Whether it
+    # names the person is judged on the person's reading when there is one: the register's,
+    # else the record's own (a child 覚 registered without a reading, written サトル by the
+    # holder, on the account of the father サトシ); the dictionary's readings of the kanji
+    # (覚 may also read サトシ) stand in only where neither gives one
+    self_named = F.when(F.col("r_kk").isNull() & F.col("kk").isNotNull() & ~alpha_holder, F.lit(False)
+                        ).otherwise(F.coalesce(F.col("__self_named"), F.lit(False)))
     other_member = (F.coalesce(F.col("holder_other_member"), F.lit(False))
-                    & ~F.coalesce(F.col("__self_named"), F.lit(False))
+                    & ~self_named
                     & F.coalesce(F.col("hk") != person_kana, F.lit(True)))
     # by sound key only where the person has no reading to compare the holder with, and the
     # holder does not sound like the person too

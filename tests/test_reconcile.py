@@ -68,6 +68,12 @@ def _res():
     # a father and son of one name
     add(38, "ZHOU WEI", None, "1975-12-01", "1", "H26", "東京都江戸川区中央1丁目4番1号")
     add(39, "ZHOU WEI", None, "2005-02-14", "1", "H26", "東京都江戸川区中央1丁目4番1号")
+    # a father, and a son registered without 振り仮名 whose kanji may also be read as the
+    # father's given name (覚: サトル, サトシ, ...)
+    add(40, "藤本 智", "フジモト サトシ", "1981-04-29", "1", "H27", "埼玉県さいたま市中央区上落合5丁目30番4号")
+    add(41, "藤本 覚", None, "2012-07-27", "1", "H27", "埼玉県さいたま市中央区上落合5丁目30番4号")
+    add(42, "佐野 智", "サノ サトシ", "1979-10-10", "1", "H28", "千葉県千葉市中央区千葉港1番1号")
+    add(43, "佐野 覚", None, "2011-01-20", "1", "H28", "千葉県千葉市中央区千葉港1番1号")
     return r
 
 
@@ -159,6 +165,13 @@ def outcome(spark, cfg, tmp_path_factory):
         record_from(r[31], "PB19", account_holder_kana="GARCIA JOSE LUIS", account_key="0009-100-1-1717171"),
         # the son's own account, in the name he shares with his father: not an error
         record_from(r[39], "PB20", account_holder_kana="ZHOU WEI", account_key="0009-100-1-1818181"),
+        # the son's record reads him サトル and the account is the father's (サトシ): the record's
+        # reading, not the dictionary's other readings of 覚, says whom the holder names ...
+        record_from(r[41], "PB21", name_kana="フジモト サトル", account_holder_kana="ﾌｼﾞﾓﾄ ｻﾄｼ",
+                    account_key="0009-100-1-1919191"),
+        # ... and where the record reads him サトシ, the holder names him as well: not flagged
+        record_from(r[43], "PB22", name_kana="サノ サトシ", account_holder_kana="ｻﾉ ｻﾄｼ",
+                    account_key="0009-100-1-2020202"),
     ])
     run_cfg = {**cfg, "run": {"reference_date": dt.date(2026, 11, 26)}}
     # the run's progress log, as an operator sees it
@@ -291,6 +304,9 @@ def test_accounts(outcome):
     pb15 = s[("public_benefit_account", "PB15")]
     assert pb15.reason == "ACCOUNT_HOLDER_MISMATCH" and pb15.evidence.holder_in_household is True
     assert ("public_benefit_account", "PB16") not in s and ("public_benefit_account", "PB17") not in s
+    pb21 = s[("public_benefit_account", "PB21")]
+    assert pb21.reason == "ACCOUNT_HOLDER_MISMATCH" and pb21.evidence.holder_in_household is True
+    assert ("public_benefit_account", "PB22") not in s
 
 
 def test_reason_codes_with_alphabet_names(outcome):
