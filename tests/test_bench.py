@@ -94,3 +94,11 @@ def test_floor_and_carrying_join_read_the_sample(spark, cfg, tmp_path):
     assert 0.5 * n_records < joined <= n_records
     assert floor_s > 0 and carry_s > 0
     assert records == summary["records"]
+
+
+def test_sample_is_generated_once_in_a_child_process(tmp_path):
+    folder, meta, took = bench.ensure_sample(tmp_path, 150, 4)
+    assert took is not None and (folder / ".complete").exists()
+    assert meta["residents"] == 150 and (folder / "residents").is_dir()
+    again, meta2, took2 = bench.ensure_sample(tmp_path, 150, 4)
+    assert again == folder and took2 is None and meta2 == meta
