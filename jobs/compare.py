@@ -1,15 +1,22 @@
-"""Field comparisons with ordered levels, and Fellegi-Sunter weights from configuration.
+"""Field comparisons with ordered levels, and Fellegi-Sunter weights.
+
+The comparison model is declared once, in `COMPARISONS`: per field a `Comparison`, an
+ordered list of `Level` objects (name, condition, kind, whether term frequencies apply), as
+Splink's ``Comparison``/``ComparisonLevel`` are.  Adding a level is one entry here and one
+``{m, u}`` entry in conf/thresholds.yaml; `validate_comparisons` refuses a level without
+parameters and parameters for a level that does not exist (exit 2 at load).
 
 `levels(l, r)` compares a record (columns prefixed ``l``) with a resident (prefix ``r``)
-and returns one level column per field, the first level whose condition holds
-(best first), as Splink's comparison levels do.  `weights` turns the levels into
-log2(m/u) weights from conf/thresholds.yaml; `score` adds them to the prior and
-returns a probability.
+and returns one level column per field, the first level whose condition holds (best
+first).  `level_weight` turns a level into its log2(m/u) weight and `probability` adds
+the weights to the prior odds.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -97,30 +104,6 @@ def _placeholder_match(a: Column, b: Column) -> Column:
     return F.coalesce(has & known & ~b.rlike(f"[{_PLACEHOLDERS}]") & F.like(b, pattern), F.lit(False))
 
 
-def name_kanji_level(l: str, r: str) -> Column:
-    nk_l, nk_r = _c(l, "nk"), _c(r, "nk")
-    both_alpha = _c(l, "alpha") & _c(r, "alpha")
-    at_l = F.array_join(_c(l, "atok"), " ")
-    at_r = F.array_join(_c(r, "atok"), " ")
-    alpha_close = both_alpha & (_close(at_l, at_r, 2, 8) | _alpha_close(l, r))
-    fl, gl, fr, gr = _aligned(l, r, "nk", "nfam", "ngiv")
-    # an alphabet name in the other order, a name split otherwise (JIWOO KIM / KIM JI-WOO)
-    fl_a, gl_a = _c(l, "nfam"), _c(l, "ngiv")
-    return (
-        F.when(nk_l.isNull() | nk_r.isNull(), "missing")
-        .when((nk_l == nk_r) | (both_alpha & ((at_l == at_r) | (F.concat(gl_a, fl_a) == nk_r))), "exact")
-        .when(alpha_close, "alpha_close")
-        .when(_katakana_of_alpha(l, r) | _katakana_of_alpha(r, l), "katakana")
-        .when(_placeholder_match(nk_l, nk_r) | _placeholder_match(nk_r, nk_l), "placeholder")
-        .when(~both_alpha & _reads_as(l, r, "fam") & _reads_as(l, r, "giv"), "reading")
-        .when((gl == gr) & (fl != fr), "maiden")
-        .when((fl == fr) & (gl != gr), "given_diff")
-        .when(both_alpha & _alpha_maiden(l, r), "maiden")
-        .when(both_alpha & _alpha_given_diff(l, r), "given_diff")
-        .otherwise("different")
-    )
-
-
 def _alpha_maiden(l: str, r: str) -> Column:
     """Alphabet names in any order: the record has every given token of the resident (the
     register's alphabet names are written family name first), not the resident's family
@@ -167,77 +150,302 @@ def foreign_kana_agree(fam1: Column, giv1: Column, fam2: Column, giv2: Column) -
     return swapped | left_out
 
 
-def name_kana_level(l: str, r: str, key: str = "kk", fam: str = "kfam", giv: str = "kgiv",
-                    rkey: str = "kk", rfam: str = "kfam", rgiv: str = "kgiv") -> Column:
-    a, b = _c(l, key), _c(r, rkey)
-    fl, gl, fr, gr = _aligned(l, r, key, fam, giv)
+# ---------------------------------------------------------------------------------------
+# The comparison model: per field an ordered list of levels (Splink's Comparison and
+# ComparisonLevel).  A level is a name, a condition over the pair and its kind; its m and u
+# come from conf/thresholds.yaml (or are learned per run, `jobs.model`).  The first level
+# whose condition holds is the pair's level; the last level has no condition.
+# ---------------------------------------------------------------------------------------
+
+NULL = "null"
+"""A level that says nothing (a side has no value): weight 0, no parameters."""
+AGREE = "agree"
+"""The same value, possibly in another notation (width, variant kanji, readings ...)."""
+DIFFER = "differ"
+"""A difference beyond notation: a typo, a part left out, another value."""
+
+
+@dataclass(frozen=True)
+class Level:
+    """One comparison level.
+
+    :param name: the level's name (the value of the ``lv_<field>`` column, a key in YAML)
+    :param condition: ``Pair -> Column`` (boolean), or None for the last level of a field
+    :param kind: `NULL`, `AGREE` or `DIFFER`
+    :param tf: term frequencies adjust this level's u (the value's share of the register)
+    :param doc: what the level means, for reviewers and for ``tenken model``
+    """
+
+    name: str
+    condition: Callable[["Pair"], Column] | None
+    kind: str = DIFFER
+    tf: bool = False
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The ordered levels of one field.  ``expression(l, r)`` is the level column."""
+
+    field: str
+    levels: tuple[Level, ...]
+
+    def __post_init__(self):
+        names = [lv.name for lv in self.levels]
+        if len(set(names)) != len(names):
+            raise ValueError(f"comparison {self.field}: level names repeat: {names}")
+        if any(lv.condition is None for lv in self.levels[:-1]) or self.levels[-1].condition is not None:
+            raise ValueError(f"comparison {self.field}: only the last level has no condition")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(lv.name for lv in self.levels)
+
+    @property
+    def parameterised(self) -> tuple[str, ...]:
+        """The levels that need m and u (all but the null levels)."""
+        return tuple(lv.name for lv in self.levels if lv.kind != NULL)
+
+    def of_kind(self, kind: str) -> tuple[str, ...]:
+        return tuple(lv.name for lv in self.levels if lv.kind == kind)
+
+    def level(self, name: str) -> Level:
+        for lv in self.levels:
+            if lv.name == name:
+                return lv
+        raise KeyError(f"{self.field} has no level {name!r}")
+
+    def expression(self, l: str, r: str) -> Column:
+        """The level column for record prefix ``l`` against resident prefix ``r``."""
+        pair = Pair(l, r)
+        expr = None
+        for lv in self.levels[:-1]:
+            cond = lv.condition(pair)
+            expr = F.when(cond, lv.name) if expr is None else expr.when(cond, lv.name)
+        return expr.otherwise(self.levels[-1].name)
+
+
+class Pair:
+    """The two sides of a compared pair: ``pair.l("nk")`` is the record's column, ``pair.r("nk")``
+    the resident's; shared sub-expressions are built once per pair (`_aligned` ...)."""
+
+    def __init__(self, l: str, r: str):
+        self.lp, self.rp = l, r
+        self._memo: dict = {}
+
+    def l(self, name: str) -> Column:  # noqa: E743
+        return _c(self.lp, name)
+
+    def r(self, name: str) -> Column:
+        return _c(self.rp, name)
+
+    def memo(self, key, build):
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    # name_kanji
+    def both_alpha(self) -> Column:
+        return self.l("alpha") & self.r("alpha")
+
+    def alpha_text(self) -> tuple[Column, Column]:
+        return F.array_join(self.l("atok"), " "), F.array_join(self.r("atok"), " ")
+
+    def kanji_parts(self):
+        return self.memo("kanji", lambda: _aligned(self.lp, self.rp, "nk", "nfam", "ngiv"))
+
+    def kana_parts(self):
+        return self.memo("kana", lambda: _aligned(self.lp, self.rp, "kk", "kfam", "kgiv"))
+
+
+def _nk_exact(p: Pair) -> Column:
+    at_l, at_r = p.alpha_text()
+    # an alphabet name in the other order, a name split otherwise (JIWOO KIM / KIM JI-WOO)
+    return (p.l("nk") == p.r("nk")) | (p.both_alpha() & ((at_l == at_r) | (F.concat(p.l("ngiv"), p.l("nfam")) == p.r("nk"))))
+
+
+def _nk_alpha_close(p: Pair) -> Column:
+    at_l, at_r = p.alpha_text()
+    return p.both_alpha() & (_close(at_l, at_r, 2, 8) | _alpha_close(p.lp, p.rp))
+
+
+def _nk_maiden(p: Pair) -> Column:
+    fl, gl, fr, gr = p.kanji_parts()
+    return (gl == gr) & (fl != fr)
+
+
+def _nk_given_diff(p: Pair) -> Column:
+    fl, gl, fr, gr = p.kanji_parts()
+    return (fl == fr) & (gl != gr)
+
+
+NAME_KANJI = Comparison("name_kanji", (
+    Level("missing", lambda p: p.l("nk").isNull() | p.r("nk").isNull(), NULL),
+    Level("exact", _nk_exact, AGREE, tf=True, doc="the same name once normalised (width, spaces, variant kanji, "
+                                                  "alphabet order, case and punctuation)"),
+    Level("alpha_close", _nk_alpha_close, DIFFER, doc="alphabet name: the same tokens but one edit, or a middle name dropped"),
+    Level("katakana", lambda p: _katakana_of_alpha(p.lp, p.rp) | _katakana_of_alpha(p.rp, p.lp), AGREE,
+          doc="a foreign name written in katakana on one side, read as the other side's registered reading"),
+    Level("placeholder", lambda p: _placeholder_match(p.l("nk"), p.r("nk")) | _placeholder_match(p.r("nk"), p.l("nk")),
+          AGREE, doc="平川 〓子 / 平川 ？子: a character the holder could not encode, the rest equal"),
+    Level("reading", lambda p: ~p.both_alpha() & _reads_as(p.lp, p.rp, "fam") & _reads_as(p.lp, p.rp, "giv"), AGREE,
+          doc="other kanji read alike (洋子/陽子), or kanji whose dictionary reading is the other side's kana"),
+    Level("maiden", lambda p: _nk_maiden(p) | (~_nk_given_diff(p) & p.both_alpha() & _alpha_maiden(p.lp, p.rp)), DIFFER,
+          doc="family name differs, given name equal"),
+    Level("given_diff", lambda p: _nk_given_diff(p) | (p.both_alpha() & _alpha_given_diff(p.lp, p.rp)), DIFFER,
+          doc="family name equal, given name differs (a household member looks like this)"),
+    Level("different", None, DIFFER),
+))
+
+
+def _kana_reads(p: Pair) -> Column:
+    a, b = p.l("kk"), p.r("kk")
     # one side has no reading: its kanji's dictionary readings stand in (コバヤシサクラ ~ 小林 さくら)
-    reads = F.when(a.isNotNull() & b.isNull(), _kana_reads_kanji(a, _c(r, "rfull"))).when(
-        a.isNull() & b.isNotNull(), _kana_reads_kanji(b, _c(l, "rfull")))
-    alpha = _c(l, "alpha") | _c(r, "alpha")
-    foreign = alpha & foreign_kana_agree(fl, gl, fr, gr)
+    reads = F.when(a.isNotNull() & b.isNull(), _kana_reads_kanji(a, p.r("rfull"))).when(
+        a.isNull() & b.isNotNull(), _kana_reads_kanji(b, p.l("rfull")))
+    return F.coalesce(reads, F.lit(False))
+
+
+def _kana_alpha(p: Pair) -> Column:
+    return p.l("alpha") | p.r("alpha")
+
+
+def _kana_exact(p: Pair) -> Column:
+    fl, gl, fr, gr = p.kana_parts()
     # a foreign resident's reading in another order is the same reading
-    reordered = alpha & (foreign_kana_swapped(fl, gl, fr, gr) | (_c(l, "ks") == _c(r, "ks")))
-    return (
-        F.when(F.coalesce(reads, F.lit(False)), "reading")
-        .when(a.isNull() | b.isNull(), "missing")
-        .when((a == b) | F.coalesce(reordered, F.lit(False)), "exact")
-        # the same reading with a long vowel spelt differently (サトウ ヨウコ / ｻﾄｰ ﾖｰｺ)
-        .when(N.kana_short(a) == N.kana_short(b), "long_vowel")
-        # another family name; the given name equal, also when its long vowel is spelt otherwise
-        .when(((gl == gr) | (N.kana_short(gl) == N.kana_short(gr)))
-              & (N.kana_short(fl) != N.kana_short(fr)), "maiden")
-        .when(_close(a, b, 1, 3) | F.coalesce(foreign, F.lit(False)), "close")
-        .when((fl == fr) & (gl != gr), "given_diff")
-        .otherwise("different")
-    )
+    reordered = _kana_alpha(p) & (foreign_kana_swapped(fl, gl, fr, gr) | (p.l("ks") == p.r("ks")))
+    return (p.l("kk") == p.r("kk")) | F.coalesce(reordered, F.lit(False))
+
+
+def _kana_maiden(p: Pair) -> Column:
+    fl, gl, fr, gr = p.kana_parts()
+    return ((gl == gr) | (N.kana_short(gl) == N.kana_short(gr))) & (N.kana_short(fl) != N.kana_short(fr))
+
+
+def _kana_close(p: Pair) -> Column:
+    fl, gl, fr, gr = p.kana_parts()
+    foreign = _kana_alpha(p) & foreign_kana_agree(fl, gl, fr, gr)
+    return _close(p.l("kk"), p.r("kk"), 1, 3) | F.coalesce(foreign, F.lit(False))
+
+
+def _kana_given_diff(p: Pair) -> Column:
+    fl, gl, fr, gr = p.kana_parts()
+    return (fl == fr) & (gl != gr)
+
+
+NAME_KANA = Comparison("name_kana", (
+    Level("reading", _kana_reads, AGREE, doc="one side has no reading; the other's reading is a dictionary reading of its kanji"),
+    Level("missing", lambda p: p.l("kk").isNull() | p.r("kk").isNull(), NULL),
+    Level("exact", _kana_exact, AGREE, tf=True, doc="the same reading once normalised (width, small kana, "
+                                                    "a foreign name's parts in another order)"),
+    Level("long_vowel", lambda p: N.kana_short(p.l("kk")) == N.kana_short(p.r("kk")), AGREE,
+          doc="equal once long vowels are written short (サトウ/ｻﾄｰ, ユウコ/ﾕｰｺ, オオタ/オウタ)"),
+    Level("maiden", _kana_maiden, DIFFER, doc="another family name; the given name equal"),
+    Level("close", _kana_close, DIFFER, doc="one kana substituted, inserted or dropped; or a foreign name's middle name left out"),
+    Level("given_diff", _kana_given_diff, DIFFER, doc="family reading equal, given reading differs"),
+    Level("different", None, DIFFER),
+))
+
+
+def _ymd(p: Pair):
+    return p.memo("ymd", lambda: tuple(f(c) for c in (p.l("bd"), p.r("bd")) for f in (F.year, F.month, F.dayofmonth)))
+
+
+def _bd_close(p: Pair) -> Column:
+    ya, ma, da, yb, mb, db = _ymd(p)
+    one_digit = lambda x, y: F.levenshtein(F.lpad(x.cast("string"), 2, "0"), F.lpad(y.cast("string"), 2, "0")) <= 1  # noqa: E731
+    return (ya == yb) & (((ma == mb) & one_digit(da, db)) | ((da == db) & one_digit(ma, mb)))
+
+
+BIRTH_DATE = Comparison("birth_date", (
+    Level("missing", lambda p: p.l("bd").isNull() | p.r("bd").isNull(), NULL),
+    Level("exact", lambda p: p.l("bd") == p.r("bd"), AGREE, tf=True),
+    Level("swap", lambda p: (lambda ya, ma, da, yb, mb, db: (ya == yb) & (ma == db) & (da == mb))(*_ymd(p)), DIFFER,
+          doc="day and month swapped"),
+    Level("year_off", lambda p: (lambda ya, ma, da, yb, mb, db: (ma == mb) & (da == db))(*_ymd(p)), DIFFER,
+          doc="month and day equal, year differs (era conversion)"),
+    Level("close", _bd_close, DIFFER, doc="year equal and one of month/day differs by one digit"),
+    Level("different", None, DIFFER),
+))
+
+SEX = Comparison("sex", (
+    Level("missing", lambda p: p.l("sx").isNull() | p.r("sx").isNull(), NULL),
+    Level("exact", lambda p: p.l("sx") == p.r("sx"), AGREE),
+    Level("different", None, DIFFER),
+))
+
+ADDRESS = Comparison("address", (
+    Level("missing", lambda p: p.l("ak").isNull() | p.r("ak").isNull(), NULL),
+    Level("exact", lambda p: p.l("ak") == p.r("ak"), AGREE, doc="the same address once normalised (丁目/番地/号, hyphens, numerals)"),
+    Level("area", lambda p: p.l("aa") == p.r("aa"), DIFFER, doc="same town, different block number"),
+    Level("different", None, DIFFER, doc="an older address held by a holder is normal"),
+))
+
+COMPARISONS: dict[str, Comparison] = {c.field: c for c in (NAME_KANJI, NAME_KANA, BIRTH_DATE, SEX, ADDRESS)}
+"""The comparison model, field -> `Comparison`, in `FIELDS` order."""
+assert tuple(COMPARISONS) == FIELDS
+
+
+def validate_comparisons(comparisons: dict, where: str = "thresholds.yaml comparisons") -> None:
+    """Check configured m/u against the model: every parameterised level has m and u in (0, 1],
+    and no field or level is configured that the model lacks.  Raises ValueError naming the
+    first problem (the config loader turns it into a usage error, exit 2)."""
+    if not isinstance(comparisons, dict):
+        raise ValueError(f"{where}: expected a mapping of field -> level -> {{m, u}}")
+    unknown = sorted(set(comparisons) - set(COMPARISONS))
+    if unknown:
+        raise ValueError(f"{where}: no comparison named {', '.join(unknown)} (fields: {', '.join(FIELDS)})")
+    for field, comp in COMPARISONS.items():
+        given = comparisons.get(field) or {}
+        if not isinstance(given, dict):
+            raise ValueError(f"{where}.{field}: expected a mapping of level -> {{m, u}}")
+        extra = [k for k in given if k not in comp.parameterised]
+        if extra:
+            hint = " (a null level has no parameters)" if any(k in comp.of_kind(NULL) for k in extra) else ""
+            raise ValueError(f"{where}.{field}: no level named {', '.join(map(str, extra))}{hint}; "
+                             f"levels: {', '.join(comp.parameterised)}")
+        for name in comp.parameterised:
+            mu = given.get(name)
+            if mu is None:
+                raise ValueError(f"{where}.{field}.{name}: level has no parameters (m and u)")
+            if not isinstance(mu, dict) or set(mu) - {"m", "u"} or not {"m", "u"} <= set(mu):
+                raise ValueError(f"{where}.{field}.{name}: expected {{m: …, u: …}}, got {mu!r}")
+            for k in ("m", "u"):
+                v = mu[k]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 < float(v) <= 1):
+                    raise ValueError(f"{where}.{field}.{name}.{k}: {v!r} is not a probability in (0, 1]")
+
+
+def name_kanji_level(l: str, r: str) -> Column:
+    return NAME_KANJI.expression(l, r)
+
+
+def name_kana_level(l: str, r: str) -> Column:
+    return NAME_KANA.expression(l, r)
 
 
 def birth_date_level(l: str, r: str) -> Column:
-    a, b = _c(l, "bd"), _c(r, "bd")
-    ya, ma, da = F.year(a), F.month(a), F.dayofmonth(a)
-    yb, mb, db = F.year(b), F.month(b), F.dayofmonth(b)
-    one_digit = lambda x, y: F.levenshtein(F.lpad(x.cast("string"), 2, "0"), F.lpad(y.cast("string"), 2, "0")) <= 1  # noqa: E731
-    return (
-        F.when(a.isNull() | b.isNull(), "missing")
-        .when(a == b, "exact")
-        .when((ya == yb) & (ma == db) & (da == mb), "swap")
-        .when((ma == mb) & (da == db), "year_off")
-        .when((ya == yb) & (((ma == mb) & one_digit(da, db)) | ((da == db) & one_digit(ma, mb))), "close")
-        .otherwise("different")
-    )
+    return BIRTH_DATE.expression(l, r)
 
 
 def sex_level(l: str, r: str) -> Column:
-    a, b = _c(l, "sx"), _c(r, "sx")
-    return F.when(a.isNull() | b.isNull(), "missing").when(a == b, "exact").otherwise("different")
+    return SEX.expression(l, r)
 
 
 def address_level(l: str, r: str) -> Column:
-    a, b = _c(l, "ak"), _c(r, "ak")
-    return (
-        F.when(a.isNull() | b.isNull(), "missing")
-        .when(a == b, "exact")
-        .when(_c(l, "aa") == _c(r, "aa"), "area")
-        .otherwise("different")
-    )
+    return ADDRESS.expression(l, r)
 
 
 def levels(l: str, r: str) -> dict[str, Column]:
     """Level column per field for record prefix ``l`` against resident prefix ``r``."""
-    return {
-        "name_kanji": name_kanji_level(l, r),
-        "name_kana": name_kana_level(l, r),
-        "birth_date": birth_date_level(l, r),
-        "sex": sex_level(l, r),
-        "address": address_level(l, r),
-    }
+    return {f: c.expression(l, r) for f, c in COMPARISONS.items()}
 
 
 def level_weight(field: str, level: Column, comparisons: dict) -> Column:
-    """log2(m/u) of the level from configuration; 0 for missing or unconfigured levels."""
+    """log2(m/u) of the level from configuration (`validate_comparisons` checked that every
+    parameterised level has them); 0 for the null levels."""
     expr = F.lit(0.0)
-    for name, mu in comparisons.get(field, {}).items():
+    for name, mu in comparisons[field].items():
         w = math.log2(float(mu["m"]) / float(mu["u"]))
         expr = F.when(level == name, F.lit(round(w, 4))).otherwise(expr)
     return expr

@@ -134,6 +134,12 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     validate_categories(cats)
     cfg["categories"] = cats
     cfg["thresholds"] = _read_yaml(_side("thresholds_file"))
+    from jobs.compare import validate_comparisons
+
+    try:
+        validate_comparisons(cfg["thresholds"].get("comparisons"), f"{Path(cfg['thresholds_file']).name} comparisons")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     cfg["blocking"] = _read_yaml(_side("blocking_file"))
     return cfg
 

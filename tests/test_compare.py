@@ -240,3 +240,48 @@ def test_weights_order_levels(cfg):
         weights = [math.log2(v["m"] / v["u"]) for v in levels.values()]
         assert weights[0] == max(weights), field          # exact is the strongest evidence
         assert weights[-1] == min(weights) and weights[-1] < 0, field
+
+
+def test_the_model_and_its_parameters_agree(cfg):
+    """Every parameterised level of the model has m and u in the shipped thresholds, and no
+    configured level is unknown to the model."""
+    comps = cfg["thresholds"]["comparisons"]
+    for field, comp in C.COMPARISONS.items():
+        assert set(comps[field]) == set(comp.parameterised), field
+        assert comp.levels[-1].condition is None
+    C.validate_comparisons(comps)
+
+
+def test_a_level_without_parameters_or_parameters_without_a_level_is_exit_2(cfg, tmp_path):
+    import copy
+
+    import pytest
+    import yaml
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+    from jobs.config import load_config
+    from jobs.errors import UsageError
+
+    def conf_with(mutate):
+        th = copy.deepcopy(cfg["thresholds"])
+        mutate(th["comparisons"])
+        (tmp_path / "th.yaml").write_text(yaml.safe_dump(th, allow_unicode=True), encoding="utf-8")
+        (tmp_path / "over.yaml").write_text("thresholds_file: th.yaml\n", encoding="utf-8")
+        return tmp_path / "over.yaml"
+
+    cases = [
+        (lambda c: c["name_kanji"].pop("reading"), "name_kanji.reading: level has no parameters"),
+        (lambda c: c["birth_date"].update(digit_slip={"m": 0.1, "u": 0.01}), "no level named digit_slip"),
+        (lambda c: c["sex"].update(missing={"m": 0.1, "u": 0.1}), "a null level has no parameters"),
+        (lambda c: c["address"]["area"].update(u="lots"), "address.area.u: 'lots' is not a probability"),
+        (lambda c: c["address"]["area"].update(u=0), "is not a probability"),
+        (lambda c: c.update(name={}), "no comparison named name"),
+    ]
+    for mutate, message in cases:
+        path = conf_with(mutate)
+        with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_config(path)
+    res = CliRunner().invoke(main, ["reconcile", "--input", str(tmp_path), "--output", str(tmp_path / "out"),
+                                    "--conf", str(conf_with(cases[0][0]))])
+    assert res.exit_code == 2 and "level has no parameters" in res.output, res.output
