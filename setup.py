@@ -21,6 +21,6 @@ setup(
         # the kanji-kana dictionary behind name readings (jobs/readings.py), read from the package
         "pykakasi==2.3.0",
     ],
-    extras_require={"dev": ["pytest>=8,<10"]},
+    extras_require={"dev": ["pytest>=8,<10", "recordlinkage>=0.16,<0.17"]},
     entry_points={"console_scripts": ["tenken=jobs.cli:main"]},
 )
