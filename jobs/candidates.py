@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from jobs import compare as C
+from jobs import model as M
 from jobs.readings import reading_keys
 
 KEY = ["row_id"]
@@ -197,17 +198,20 @@ def with_term_frequencies(cands: DataFrame, blocking: dict, broadcast: bool = Fa
 
 
 def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds: dict, blocking: dict,
-                n_residents: int) -> DataFrame:
+                n_residents: int, model: M.Model | None = None) -> DataFrame:
     """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_<field>`` (rounded to
-    three places), their sum ``c_w`` and the probability ``c_p``.
+    three places), their sum ``c_w`` and the posterior ``c_p``, on the record's category's
+    parameters (``model``; the configured ones without it).
 
-    ``cands`` carries the term frequencies of `with_term_frequencies`."""
-    comps = thresholds["comparisons"]
+    ``cands`` carries the term frequencies of `with_term_frequencies`: a level declared with
+    term frequencies (`jobs.compare.Level.tf`) of a field in ``classify.tf_adjust`` takes
+    u = the value's share of the register (a common name agrees by chance more often)."""
+    model = model or M.fixed_model(thresholds)
     cls = blocking.get("classify", {})
     tf_fields = set(cls.get("tf_adjust", []))
     floor = float(cls.get("tf_floor", 1e-6))
-    left = doubt.select(*KEY, F.col("num").alias("l_num"), "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam", "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha",
-                        "atok", "ak", "aa")
+    left = doubt.select(*KEY, "category", F.col("num").alias("l_num"), "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam",
+                        "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")
     given_tf = [f"tf_{TF_COLUMNS[f]}" for f in sorted(tf_fields)]
     missing = [c for c in given_tf if c not in cands.columns]
     if missing:
@@ -216,17 +220,19 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     df = pairs.join(left, KEY).join(right, F.col("num") == F.col("c_num"))
     lv = C.levels("", "c_")
     df = df.select("*", *[v.alias(f"c_lv_{k}") for k, v in lv.items()])
+    cat = F.col("category")
     weights = {}
     for field in lv:
         level = F.col(f"c_lv_{field}")
-        w = C.level_weight(field, level, comps)
-        col = {"name_kanji": "nk", "name_kana": "kk", "birth_date": "bd"}.get(field)
-        if field in tf_fields and col and "exact" in comps.get(field, {}):
-            m = float(comps[field]["exact"]["m"])
+        w = M.weight_column(model, field, level, cat)
+        col = TF_COLUMNS.get(field)
+        tf_levels = [x.name for x in C.COMPARISONS[field].levels if x.tf] if field in tf_fields and col else []
+        for name in tf_levels:
             u_tf = F.greatest(F.col(f"tf_{col}") / F.lit(float(n_residents)), F.lit(floor))
-            w = F.when((level == "exact") & F.col(f"tf_{col}").isNotNull(),
-                       F.log2(F.lit(m) / u_tf)).otherwise(w)
+            w = F.when((level == name) & F.col(f"tf_{col}").isNotNull(),
+                       F.log2(M.m_column(model, field, name, cat) / u_tf)).otherwise(w)
         weights[field] = w
+    weights = M.adjust_correlated(weights)
     total = reduce(lambda a, b: a + b, weights.values())
     return df.select(
         *KEY, "c_num", "c_token", "c_household_id", "passes",
@@ -235,19 +241,18 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
         *[F.round(w, 3).alias(f"c_w_{k}") for k, w in weights.items()],
         total.alias("c_w"),
         C.name_judgement(F.col("c_lv_name_kanji"), F.col("c_lv_name_kana")).alias("c_name_judgement"),
-    ).withColumn("c_p", C.probability(F.col("c_w"), thresholds["prior_match_log2"]))
+        M.prior_column(model, cat).alias("__prior"),
+    ).withColumn("c_p", M.posterior(F.col("c_w"), F.col("__prior"))).drop("__prior")
 
 
 def _clean_match(thresholds: dict) -> Column:
-    """True when a candidate agrees with the record within normal variation (no hard
-    disagreement, no more soft ones than allowed): the same rule as for a linked record."""
-    ver = thresholds["verification"]
-    state = {"name": F.col("c_name_judgement"), "birth_date": F.col("c_lv_birth_date"), "sex": F.col("c_lv_sex")}
-    hard = reduce(lambda a, b: a | b, [F.coalesce(state[f].isin(*lv), F.lit(False)) for f, lv in ver["hard"].items()])
-    soft = reduce(lambda a, b: a + b, [F.when(state[f].isin(*lv), 1).otherwise(0) for f, lv in ver["soft"].items()])
-    unconfirmed = reduce(lambda a, b: a | b, [F.coalesce(state[f].isin(*lv), F.lit(False))
-                                              for f, lv in (ver.get("search_only") or {"name": []}).items()])
-    return ~hard & ~unconfirmed & (soft <= int(ver["max_soft_disagreements"]))
+    """True when a candidate is probably the record's person (posterior at least
+    ``decision.match_threshold``) and agrees with it on every search field within notation:
+    the same test a linked record passes to be confirmed."""
+    dec = thresholds["decision"]
+    from jobs.verify import differs
+
+    return (F.col("c_p") >= F.lit(float(dec["match_threshold"]))) & ~differs(dec["search_fields"], "c_lv_")
 
 
 def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:
@@ -256,12 +261,12 @@ def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:
     and the number of candidates.
 
     One shuffle and one sort of the pairs: within a record the pairs are ordered linked
-    last, then clean first, heaviest first, token; the first row is the best candidate (or
+    last, then heaviest first, token; the first row is the best candidate (or
     the linked resident when there is no other), the next one the runner-up.  (Windows,
     then joins of the best, runner-up and linked rows, shuffled the scored pairs three
     times: 500k sample, 748 MB read in the step's last stage.)"""
     df = scored.withColumn("c_clean", _clean_match(thresholds))
-    order = Window.partitionBy(*KEY).orderBy(F.col("is_linked"), F.col("c_clean").desc(), F.col("c_w").desc(),
+    order = Window.partitionBy(*KEY).orderBy(F.col("is_linked"), F.col("c_w").desc(),
                                              F.col("c_token"))
     whole = Window.partitionBy(*KEY)
     other = ~F.col("is_linked")
@@ -292,10 +297,13 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
     LINKED_TO_HOUSEHOLD_MEMBER, AMBIGUOUS_IDENTITY, or a suggestion for an unlinked,
     invalid or unknown number.  Records without candidates keep their reasons.
 
-    A candidate is suggested when it reaches ``accept_probability`` and either beats the
-    linked resident by ``min_margin_log2`` or is a clean match where the linked resident
-    is not; it is a tie (AMBIGUOUS_IDENTITY) when the runner-up is as clean and within
-    ``tie_margin_log2``.
+    The decision is by weight of evidence alone, on the record's own parameters: a candidate
+    is suggested when its posterior reaches ``accept_probability`` and it beats the linked
+    resident by ``min_margin_log2`` (a linked record that was searched: doubtful, or
+    disagreeing on a name or birth date beyond notation); when the runner-up is within
+    ``tie_margin_log2`` of it as well, the record is AMBIGUOUS_IDENTITY.  A doubtful record
+    with no such candidate keeps ATTRIBUTE_MISMATCH; an unconfirmed one keeps no reason (its
+    difference is a correction, `corrections`).
     """
     cls = blocking.get("classify", {})
     accept = float(cls.get("accept_probability", 0.9))
@@ -304,31 +312,16 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
     df = linked.join(best, KEY, "left")
     good = F.coalesce(F.col("s_score") >= accept, F.lit(False))
     questioned = F.col("doubtful") | F.col("unconfirmed")
-    clean_vs_doubtful = F.coalesce(F.col("s_clean"), F.lit(False)) & questioned
-    beats_linked = (F.col("linked_w").isNull() | (F.col("s_w") - F.col("linked_w") >= margin)
-                    | clean_vs_doubtful)
-    tied = F.coalesce((F.col("second_w") >= F.col("s_w") - tie)
-                      & (F.col("second_clean") == F.col("s_clean")), F.lit(False))
+    beats_linked = F.coalesce(F.col("linked_w").isNull() | (F.col("s_w") - F.col("linked_w") >= margin), F.lit(False))
+    tied = F.coalesce(F.col("second_w") >= F.col("s_w") - tie, F.lit(False))
     # a link that verified is still ambiguous when another resident matches as cleanly and as well
     ties_linked = (good & F.coalesce(F.col("s_clean"), F.lit(False))
                    & F.coalesce(F.col("s_w") >= F.col("linked_w") - tie, F.lit(False)))
-    # An unconfirmed link (not doubtful: a given name written differently with no reading to
-    # compare, or a birth date a digit, a year or a day/month swap off) is transcription noise
-    # as often as a same-name stranger picked from a list.  A candidate overturns it only when
-    # it is a clean match that outscores the linked resident, its name agrees with the record,
-    # and it does not lose the address the linked resident shares with the record: a better
-    # birth date alone does not outweigh the same name at the same address.
-    loses_address = (F.col("lv_address") == "exact") & F.coalesce(F.col("s_lv_address") != "exact", F.lit(True))
-    overturns = F.col("doubtful") | (
-        F.coalesce(F.col("s_clean"), F.lit(False))
-        & F.coalesce(F.col("s_w") > F.col("linked_w"), F.lit(True))
-        & F.coalesce(F.col("s_name_judgement") == "agree", F.lit(False))
-        & ~F.coalesce(loses_address, F.lit(False)))
     suggest = good & beats_linked & ~tied
-    ambiguous = good & beats_linked & tied & (overturns | F.col("r_num").isNull())
+    ambiguous = good & beats_linked & tied & (questioned | F.col("r_num").isNull())
     if cls.get("flag_verified_ties", False):
         ambiguous = ambiguous | (~F.col("doubtful") & ties_linked & F.col("r_num").isNotNull())
-    wrong_person = questioned & suggest & overturns
+    wrong_person = questioned & suggest
     household = wrong_person & F.coalesce(F.col("s_hh") == F.col("r_hh"), F.lit(False))
 
     def swap(code: str) -> Column:
@@ -336,7 +329,7 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
 
     reasons = (F.when(household, swap("LINKED_TO_HOUSEHOLD_MEMBER"))
                .when(wrong_person, swap("LINKED_TO_OTHER_PERSON"))
-               .when(ambiguous & F.col("doubtful"), swap("AMBIGUOUS_IDENTITY"))
+               .when(ambiguous & questioned, swap("AMBIGUOUS_IDENTITY"))
                .when(ambiguous, F.array_union(F.col("reasons"), F.array(F.lit("AMBIGUOUS_IDENTITY"))))
                .otherwise(F.col("reasons")))
     return (

@@ -83,3 +83,42 @@ def suspects(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
         (sev_rank.cast("double") + F.coalesce(sugg_score, F.lit(0.0)) * 0.5
          + (F.lit(1.0) - F.col("score")) * 0.4).alias("priority"),
     )
+
+
+WRONG_LINK_REASONS = ("LINKED_TO_OTHER_PERSON", "LINKED_TO_HOUSEHOLD_MEMBER", "AMBIGUOUS_IDENTITY", "ATTRIBUTE_MISMATCH")
+"""Reasons that say the link itself is wrong or unconfirmed: such a record is no correction."""
+
+CORRECTIONS_COLUMNS = ("run_id", "category", "record_id", "field", "level", "weight", "score", "resident_token",
+                       "holder_id", "municipality_code")
+
+
+def corrections(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
+    """Same person, wrong data: one row per record and field of ``decision.correction_fields``
+    where a record that is probably its linked person's (not doubtful, no other person found)
+    differs beyond notation (a level of kind differ: a mistyped birth date, a name part left
+    out).  These are not wrong links and not suspects: they go to the holder as corrections.
+    No raw value: the field, its level and weight, and the person's token.
+
+    ``df`` holds the verified and searched rows with ``resident_token``."""
+    from jobs.compare import COMPARISONS, DIFFER
+
+    fields = cfg["thresholds"]["decision"]["correction_fields"]
+    holder = F.lit(None).cast("string")
+    for cid, spec in cfg["categories"].items():
+        holder = F.when(F.col("category") == cid, F.lit(spec.get("holder_id"))).otherwise(holder)
+    wrong = F.lit(False)
+    for code in WRONG_LINK_REASONS:
+        wrong = wrong | F.array_contains(F.col("reasons"), code)
+    cells = F.array(*[F.when(F.col(f"lv_{f}").isin(*COMPARISONS[f].of_kind(DIFFER)),
+                             F.struct(F.lit(f).alias("field"), F.col(f"lv_{f}").alias("level"),
+                                      F.col(f"w_{f}").cast("double").alias("weight"))) for f in fields])
+    if not fields:
+        return df.sparkSession.createDataFrame([], "run_id string, category string, record_id string, field string, "
+                                                   "level string, weight double, score double, resident_token string, "
+                                                   "holder_id string, municipality_code string")
+    rows = df.where(F.col("r_num").isNotNull() & ~F.col("doubtful") & ~wrong)
+    return (rows.select("category", "record_id", "score", "resident_token", holder.alias("holder_id"),
+                        F.col("r_muni").alias("municipality_code"),
+                        F.explode(F.filter(cells, lambda c: c.isNotNull())).alias("__c"))
+            .select(F.lit(run_id).alias("run_id"), "category", "record_id", "__c.field", "__c.level", "__c.weight",
+                    F.col("score").cast("double").alias("score"), "resident_token", "holder_id", "municipality_code"))

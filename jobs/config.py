@@ -135,13 +135,38 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     cfg["categories"] = cats
     cfg["thresholds"] = _read_yaml(_side("thresholds_file"))
     from jobs.compare import validate_comparisons
+    from jobs.model import model_settings
 
     try:
         validate_comparisons(cfg["thresholds"].get("comparisons"), f"{Path(cfg['thresholds_file']).name} comparisons")
+        model_settings(cfg["thresholds"])
+        validate_decision(cfg["thresholds"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     cfg["blocking"] = _read_yaml(_side("blocking_file"))
     return cfg
+
+
+DECISION_KEYS = {"match_threshold": float, "search_fields": list, "correction_fields": list}
+
+
+def validate_decision(thresholds: dict) -> None:
+    """The ``decision`` section: every key present, of its type, fields known."""
+    dec = thresholds.get("decision")
+    if not isinstance(dec, dict):
+        raise ValueError("thresholds.yaml decision: missing (match_threshold, search_fields, correction_fields)")
+    unknown = sorted(set(dec) - set(DECISION_KEYS))
+    if unknown:
+        raise ValueError(f"thresholds.yaml decision: unknown key {', '.join(unknown)} (keys: {', '.join(DECISION_KEYS)})")
+    for k, kind in DECISION_KEYS.items():
+        if k not in dec:
+            raise ValueError(f"thresholds.yaml decision.{k}: missing")
+    t = dec["match_threshold"]
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1:
+        raise ValueError(f"thresholds.yaml decision.match_threshold: {t!r} is not a probability between 0 and 1")
+    for k in ("search_fields", "correction_fields"):
+        if not isinstance(dec[k], list) or any(f not in BASIC_FIELDS for f in dec[k]):
+            raise ValueError(f"thresholds.yaml decision.{k}: {dec[k]!r} is not a list of fields of {', '.join(BASIC_FIELDS)}")
 
 
 def token_key(cfg: dict) -> bytes:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from jobs import candidates, classify, clean, features, gates, publish, readings, verify
+from jobs import candidates, classify, clean, estimate, features, gates, publish, readings, verify
+from jobs import compare as C
+from jobs import model as M
 from jobs.config import token_key
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
@@ -101,6 +103,24 @@ def _gate_failed(spark, output_dir: str, run_id: str, gate: "gates.GateResult", 
     raise GateFailed(message)
 
 
+def learn_model(cfg: dict, records, register, per_cat: dict, broadcast: bool) -> M.Model:
+    """The run's identity model (`jobs.model`): the configured parameters when
+    ``model.learn`` is false, else u from random pairs of the register and m per category by
+    EM over a bounded sample of each category's linked records."""
+    thresholds = cfg["thresholds"]
+    settings = M.model_settings(thresholds)
+    if not settings["learn"]:
+        return M.fixed_model(thresholds)
+    seed = settings["seed"]
+    sample = M.sample_links(records.where(F.col("num").isNotNull()), settings["em_pairs_per_category"],
+                            {c: v[0] for c, v in per_cat.items()}, seed)
+    compared = (sample.transform(verify.link_residents, register, broadcast)
+                .select("category", "r_num", *[v.alias(f"lv_{k}") for k, v in C.levels("", "r_").items()]))
+    side = register.withColumnRenamed("birth_date", "bd").withColumnRenamed("sex", "sx")
+    pairs = estimate.random_pairs(side, settings["u_pairs"], seed)
+    return M.learn_from(compared, pairs, thresholds)
+
+
 def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         categories: list[str] | None = None) -> dict:
     """Reconcile INPUT into OUTPUT and return the run's summary (the runs row as a dict)."""
@@ -176,21 +196,27 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
     if not in_gate.success:
         _gate_failed(spark, output_dir, run_id, in_gate, [in_gate], base, t_start, stages)
 
+    # the raw text and the field problems are not needed after the input gate: the
+    # linked rows (shuffled once, to meet their resident) carry keys only
+    to_verify = (records.where(F.col("usable"))
+                 .drop("name_kanji", "name_kana", "address", "account_holder_kana", "birth_date", "sex",
+                       "problems", "usable"))
+    register = residents.where(F.col("usable"))
+    # a register that fits in memory is broadcast to the records (200k sample: verify's
+    # CPU -20%), a national one is a shuffle join
+    small_register = n_residents <= int(run_cfg.get("broadcast_register_rows", 0))
+    with stages.stage("model") as rows:
+        model = learn_model(cfg, to_verify, register, per_cat, small_register)
+        rows.update({"linked pairs sampled": model.pooled.pairs, "random pairs": model.u_pairs})
+    for line in model.describe().splitlines():
+        log.info("%s", line)
+
     with stages.stage("verify") as rows:
-        # the raw text and the field problems are not needed after the input gate: the
-        # linked rows (shuffled once, to meet their resident) carry keys only
-        to_verify = (records.where(F.col("usable"))
-                     .drop("name_kanji", "name_kana", "address", "account_holder_kana", "birth_date", "sex",
-                           "problems", "usable"))
-        register = residents.where(F.col("usable"))
-        # a register that fits in memory is broadcast to the records (200k sample: verify's
-        # CPU -20%), a national one is a shuffle join
-        small_register = n_residents <= int(run_cfg.get("broadcast_register_rows", 0))
-        duplicates = verify.duplicate_links(to_verify, register, cfg["categories"], cfg["thresholds"])
+        duplicates = verify.duplicate_links(to_verify, register, cfg["categories"], cfg["thresholds"], model)
         linked = (
             to_verify
             .transform(verify.link_residents, register, small_register)
-            .transform(verify.compare_links, cfg["thresholds"])
+            .transform(verify.compare_links, cfg["thresholds"], model)
             .transform(verify.link_reasons, cfg["categories"], cfg["thresholds"], today, duplicates)
             .transform(verify.account_reasons, register, to_verify)
             .transform(verify.drop_compared)
@@ -219,7 +245,8 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         pairs = materialise(candidates.pairs_in_blocks(sized, r_keys, doubt, blocking), cfg)
         pass_figures = candidates.block_figures(sized, pairs, blocking)
         n_pairs = pairs.count()
-        scored = materialise(candidates.score_pairs(pairs, doubt, cands, cfg["thresholds"], blocking, n_residents), cfg)
+        scored = materialise(candidates.score_pairs(pairs, doubt, cands, cfg["thresholds"], blocking, n_residents,
+                                                    model), cfg)
         best = materialise(candidates.best_candidates(scored, cfg["thresholds"]), cfg)
         searched = linked.where(~questioned).unionByName(
             candidates.apply_candidates(doubt.select(*linked.columns), best, blocking), allowMissingColumns=True)
@@ -247,6 +274,9 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         rows["suspects"] = n_suspects
         reason_counts = {r["reason"]: r["n"] for r in suspects.groupBy("reason").agg(F.count(F.lit(1)).alias("n")).collect()}
         sus_per_cat = {r["category"]: r["n"] for r in suspects.groupBy("category").agg(F.count(F.lit(1)).alias("n")).collect()}
+        # same person, wrong data: corrections for the holders, not suspects
+        fix = with_tokens(searched.where(F.col("r_num").isNotNull()), keys, {"resident_token": "individual_number"})
+        corrections = classify.corrections(fix, run_id, cfg)
 
     with stages.stage("stage_outputs") as rows:
         quarantine = (
@@ -258,7 +288,13 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         staged_suspects = publish.stage(suspects, output_dir, run_id, "suspects")
         staged_quarantine = publish.stage(quarantine, output_dir, run_id, "quarantine")
         n_quarantined = staged_quarantine.count()
-        rows.update({"suspects": n_suspects, "quarantine rows": n_quarantined})
+        staged_corrections = publish.stage(corrections, output_dir, run_id, "corrections")
+        n_corrections = staged_corrections.count()
+        staged_models = publish.stage(spark.createDataFrame(model.rows(run_id), M.MODELS_SCHEMA), output_dir, run_id,
+                                      "models")
+        figures["corrections"] = int(n_corrections)
+        figures["corrected_records"] = int(staged_corrections.select("category", "record_id").distinct().count())
+        rows.update({"suspects": n_suspects, "quarantine rows": n_quarantined, "corrections": n_corrections})
 
     for c in cat_rows:
         c["suspects"] = int(sus_per_cat.get(c["category"], 0))
@@ -283,7 +319,8 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
     }
     with stages.stage("publish") as rows:
         rows.update({"suspects": n_suspects, "quarantine rows": n_quarantined, "runs": 1})
-        publish.commit(spark, output_dir, run_id, [("suspects", staged_suspects), ("quarantine", staged_quarantine)],
+        publish.commit(spark, output_dir, run_id, [("suspects", staged_suspects), ("quarantine", staged_quarantine),
+                                                   ("corrections", staged_corrections), ("models", staged_models)],
                        publish.runs_row(spark, summary))
     # the runs row cannot hold its own commit time: the returned summary does
     summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.seconds.items()}

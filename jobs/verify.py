@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from jobs import compare as C
 from jobs import features
+from jobs import model as M
 from jobs import normalise as N
 from jobs.joins import broadcast_if_small
 
@@ -77,18 +78,27 @@ def link_residents(records: DataFrame, residents: DataFrame, broadcast: bool = F
     return records.join(side, records["num"] == side["r_num"], "left")
 
 
-def compare_links(df: DataFrame, thresholds: dict) -> DataFrame:
-    """Add ``lv_<field>`` levels, ``w_<field>`` weights, ``w_total``, ``score`` and
-    ``name_judgement`` for the linked pair.
+def decision_settings(thresholds: dict) -> dict:
+    """The ``decision`` section of conf/thresholds.yaml (validated at load)."""
+    return thresholds["decision"]
 
+
+def compare_links(df: DataFrame, thresholds: dict, model: M.Model | None = None) -> DataFrame:
+    """Add ``lv_<field>`` levels, ``w_<field>`` weights, ``w_total``, ``score`` (the posterior
+    probability that the record is its linked resident's, `jobs.model.posterior`) and
+    ``name_judgement`` (a reviewer's summary of the two name levels) for the linked pair.
+
+    ``model`` gives each category's m, the register's u and the category's prior
+    (`jobs.model.learn`); without one, the configured parameters (`jobs.model.fixed_model`).
     The weights are plain columns: a map per record (built only for the suspects, in
     `jobs.classify.evidence`) cost a sixth of verification's CPU (200k sample: 45.5 against
     38.5 core-s), Spark checks every map it builds for duplicate keys."""
-    comps = thresholds["comparisons"]
+    model = model or M.fixed_model(thresholds)
     lv = C.levels("", "r_")
     out = df.select("*", *[v.alias(f"lv_{k}") for k, v in lv.items()])
     lvc = {k: F.col(f"lv_{k}") for k in lv}
-    weights = {k: C.level_weight(k, lvc[k], comps) for k in lvc}
+    cat = F.col("category")
+    weights = M.adjust_correlated({k: M.weight_column(model, k, lvc[k], cat) for k in lvc})
     total = F.lit(0.0)
     for w in weights.values():
         total = total + w
@@ -97,37 +107,31 @@ def compare_links(df: DataFrame, thresholds: dict) -> DataFrame:
         *[w.alias(f"w_{k}") for k, w in weights.items()],
         total.alias("w_total"),
         C.name_judgement(lvc["name_kanji"], lvc["name_kana"]).alias("name_judgement"),
-    ).withColumn("score", F.when(F.col("r_num").isNotNull(),
-                                 C.probability(F.col("w_total"), thresholds["prior_match_log2"]))
+    ).withColumn("score", F.when(F.col("r_num").isNotNull(), M.posterior(F.col("w_total"), M.prior_column(model, cat)))
                  .otherwise(F.lit(0.0)))
 
 
+def differs(fields: list[str], prefix: str = "lv_") -> Column:
+    """True when the level of one of ``fields`` is a difference beyond notation (a level of
+    kind `jobs.compare.DIFFER`: a typo, a part left out, another value)."""
+    cond = F.lit(False)
+    for f in fields:
+        cond = cond | F.coalesce(F.col(f"{prefix}{f}").isin(*C.COMPARISONS[f].of_kind(C.DIFFER)), F.lit(False))
+    return cond
+
+
 def doubtful_link(thresholds: dict) -> Column:
-    """True when the linked resident disagrees with the record beyond normal variation."""
-    ver = thresholds["verification"]
-    field_state = {
-        "name": F.col("name_judgement"),
-        "birth_date": F.col("lv_birth_date"),
-        "sex": F.col("lv_sex"),
-    }
-    hard = F.lit(False)
-    for field, levels in ver["hard"].items():
-        hard = hard | F.coalesce(field_state[field].isin(*levels), F.lit(False))
-    soft = F.lit(0)
-    for field, levels in ver["soft"].items():
-        soft = soft + F.when(field_state[field].isin(*levels), 1).otherwise(0)
-    return F.col("r_num").isNotNull() & (hard | (soft > int(ver["max_soft_disagreements"])))
+    """True when the posterior that the record is its linked resident's is below
+    ``decision.match_threshold``: searched, and ATTRIBUTE_MISMATCH if no better candidate."""
+    return F.col("r_num").isNotNull() & (F.col("score") < F.lit(float(decision_settings(thresholds)["match_threshold"])))
 
 
 def unconfirmed_link(thresholds: dict) -> Column:
-    """True when the link is neither confirmed nor contradicted (``search_only`` levels):
-    the record is searched, and flagged only when a clearly better candidate turns up."""
-    ver = thresholds["verification"]
-    field_state = {"name": F.col("name_judgement"), "birth_date": F.col("lv_birth_date"), "sex": F.col("lv_sex")}
-    cond = F.lit(False)
-    for field, levels in (ver.get("search_only") or {}).items():
-        cond = cond | F.coalesce(field_state[field].isin(*levels), F.lit(False))
-    return F.col("r_num").isNotNull() & cond
+    """True when the link is probably right but a name or birth date disagrees beyond
+    notation (``decision.search_fields``): the record is searched, and flagged only when a
+    clearly better candidate turns up (a twin, a parent linked for a child); otherwise the
+    difference is a correction for its holder, not a wrong link."""
+    return F.col("r_num").isNotNull() & differs(decision_settings(thresholds)["search_fields"])
 
 
 def age_at(birth: Column, reference: Column) -> Column:
@@ -138,7 +142,8 @@ def age_at(birth: Column, reference: Column) -> Column:
 MAX_BROADCAST_GROUPS = 200_000   # duplicate-link groups joined by broadcast up to this many
 
 
-def duplicate_links(records: DataFrame, residents: DataFrame, categories: dict, thresholds: dict) -> DataFrame:
+def duplicate_links(records: DataFrame, residents: DataFrame, categories: dict, thresholds: dict,
+                    model: M.Model | None = None) -> DataFrame:
     """``category``, ``record_id``, ``is_dup``, ``dup_records`` for each record in a group of
     several active records of one person in a one-active category (conf/categories.yaml).
 
@@ -161,7 +166,7 @@ def duplicate_links(records: DataFrame, residents: DataFrame, categories: dict, 
     side = resident_side(residents)
     judged = ((F.broadcast(members) if small else members)
               .join(side, F.col("num") == F.col("r_num"))
-              .transform(compare_links, thresholds)
+              .transform(compare_links, thresholds, model)
               .select("category", "num", "record_id", doubtful_link(thresholds).alias("__d")))
     group = Window.partitionBy("category", "num")
     n_clean = F.sum(F.when(~F.col("__d"), 1).otherwise(0)).over(group)
