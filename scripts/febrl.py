@@ -103,6 +103,13 @@ one-digit birth-date change 9/21; one typo in one name part alone about 5%, swap
 parts 6/190, an address change alone 0/1,855.  The one miss (febrl2 rec-783-org) is
 SEEN SOPHIE without a birth date linked to REID SOPHIE: a new surname with the given name
 kept reads as a married name.
+
+On 1b2c603 (decisions by a model learned per run) the same sets give recall 100%, 100%,
+99.3% (248/250 wrong_random: febrl3 rec-306-dup-1 MORRISON DANILELE 1903-07-09 linked to
+MORRISON EMIILY 1943-11-21 and rec-1718-dup-0 RYAN GEORGIA 1940-11-27 linked to VINCENT
+RYAN 1917-07-28 go unflagged), false positives 3/940, 2/4700, 10/4700, queue precision
+95.2%, 99.3%, 96.8%, right person 91.7%, 99.0%, 92.7%; the false alarms left are
+records with a name part missing or changed and the birth date missing or changed too.
 """
 
 from __future__ import annotations
