@@ -55,7 +55,13 @@ several times slower. Equal strings, nulls and empty sides are answered natively
 Spark does not eliminate common subexpressions inside a lambda, so a value used more than
 once inside one is bound once with `_let` (an ``aggregate`` over a one-element array).
 Pass columns or cheap expressions: ``a`` and ``b`` appear several times in each expression.
-scripts/bench_similarity.py measures them against ``levenshtein`` and an Arrow UDF.
+
+Measured by scripts/bench_similarity.py (1M name-like pairs of 4-14 letters, cached, local[2]
+on 2 shared cores, 2026-12-04, medians of 3 interleaved repeats in a quieter hour): the sum of
+``levenshtein`` 1.2 s, `within_one_edit_or_swap` 1.5 s, `jaro_winkler` 7.3 s,
+`damerau_levenshtein` 16.3 s; Jaro-Winkler as an Arrow pandas UDF 2.9 s with jellyfish
+(Rust), 8.2 s in plain Python. An hour with other Spark jobs running doubled every figure
+and kept the ratios.
 """
 
 from __future__ import annotations
