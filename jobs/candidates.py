@@ -33,11 +33,16 @@ def blocking_keys(df: DataFrame) -> DataFrame:
     alpha_tok = F.when(F.col("alpha") & (F.size("atok") >= 2), F.col("atok"))
     if "rfam" in df.columns:
         df = reading_keys(df)
+    # the sound of an alphabet name (soundex of each part, in sorted order): survives typos
+    # (SMYTH/SMITH, JON/JOHN) and the order of the parts
+    sounds = F.array_sort(F.filter(F.array(F.soundex(F.col("nfam")), F.soundex(F.col("ngiv"))),
+                                   lambda x: x.isNotNull() & (x != "")))
     return df.select(
         "*",
         F.year("bd").alias("by"),
         F.element_at(alpha_tok, 1).alias("a1"),
         F.element_at(alpha_tok, -1).alias("a2"),
+        F.when(F.col("alpha") & (F.size(sounds) == 2), F.array_join(sounds, " ")).alias("asx"),
     )
 
 
@@ -201,7 +206,9 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
                 n_residents: int, model: M.Model | None = None) -> DataFrame:
     """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_<field>`` (rounded to
     three places), their sum ``c_w`` and the posterior ``c_p``, on the record's category's
-    parameters (``model``; the configured ones without it).
+    parameters (``model``; the configured ones without it).  The posterior of the linked
+    resident starts from the category's prior, that of any other resident of a linked record
+    from 1 / N (the register's size ``n_residents``).
 
     ``cands`` carries the term frequencies of `with_term_frequencies`: a level declared with
     term frequencies (`jobs.compare.Level.tf`) of a field in ``classify.tf_adjust`` takes
@@ -210,7 +217,7 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     cls = blocking.get("classify", {})
     tf_fields = set(cls.get("tf_adjust", []))
     floor = float(cls.get("tf_floor", 1e-6))
-    left = doubt.select(*KEY, "category", F.col("num").alias("l_num"), "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam",
+    left = doubt.select(*KEY, "category", F.col("num").alias("l_num"), F.col("r_num").alias("l_rnum"), "bd", "sx", "nk", "nfam", "ngiv", "kk", "kfam",
                         "kgiv", "ks", "rfam", "rgiv", "rfull", "alpha", "atok", "ak", "aa")
     given_tf = [f"tf_{TF_COLUMNS[f]}" for f in sorted(tf_fields)]
     missing = [c for c in given_tf if c not in cands.columns]
@@ -241,7 +248,13 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
         *[F.round(w, 3).alias(f"c_w_{k}") for k, w in weights.items()],
         total.alias("c_w"),
         C.name_judgement(F.col("c_lv_name_kanji"), F.col("c_lv_name_kana")).alias("c_name_judgement"),
-        M.prior_column(model, cat).alias("__prior"),
+        # the linked resident has its category's prior (links are mostly right); against a
+        # link, any other resident has only that of a random one, 1 in the register's size
+        # (Fellegi-Sunter's prior for a pair nobody linked): to overturn a link a candidate
+        # must bring its own evidence.  A record that names nobody (no number, a broken or
+        # unknown one) keeps the category's prior for its candidates: its owner is sought
+        F.when((F.col("c_num") == F.col("l_num")) | F.col("l_rnum").isNull(), M.prior_column(model, cat))
+        .otherwise(F.lit(-math.log2(max(2, n_residents)))).alias("__prior"),
     ).withColumn("c_p", M.posterior(F.col("c_w"), F.col("__prior"))).drop("__prior")
 
 
@@ -276,6 +289,7 @@ def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:
         F.lead(F.when(other, F.struct(F.col("c_w").alias("w"), F.col("c_clean").alias("clean"))), 1).over(order)
         .alias("second"),
         F.max(F.when(F.col("is_linked"), F.col("c_w"))).over(whole).alias("linked_w"),
+        F.max(F.when(F.col("is_linked"), F.col("c_p"))).over(whole).alias("linked_p"),
         F.count(F.when(other, F.lit(1))).over(whole).alias("n_candidates"),
     ).where(F.col("rank") == 1)
 
@@ -285,7 +299,7 @@ def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:
         *KEY, best("c_num").alias("s_num"), best("c_token").alias("s_token"),
         best("c_household_id").alias("s_hh"), best("c_w").alias("s_w"), best("c_p").alias("s_score"),
         best("c_clean").alias("s_clean"), *[best(f"c_w_{f}").alias(f"s_w_{f}") for f in C.FIELDS],
-        "linked_w", best("n_candidates").alias("n_candidates"),
+        "linked_w", "linked_p", best("n_candidates").alias("n_candidates"),
         best("c_name_judgement").alias("s_name_judgement"),
         best("passes").alias("s_passes"), *[best(f"c_lv_{f}").alias(f"s_lv_{f}") for f in C.FIELDS],
         best("second.w").alias("second_w"), best("second.clean").alias("second_clean"),
@@ -332,6 +346,10 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
                .when(ambiguous & questioned, swap("AMBIGUOUS_IDENTITY"))
                .when(ambiguous, F.array_union(F.col("reasons"), F.array(F.lit("AMBIGUOUS_IDENTITY"))))
                .otherwise(F.col("reasons")))
+    # a searched record's score is its linked resident's posterior on the search's scale (term
+    # frequencies included), the scale its suggested_score is on
+    if "linked_p" in df.columns and "score" in df.columns:
+        df = df.withColumn("score", F.coalesce(F.col("linked_p"), F.col("score")))
     return (
         df.withColumn("reasons", reasons)
         .withColumn("s_token", F.when(suggest, F.col("s_token")))

@@ -95,12 +95,13 @@ CORRECTIONS_COLUMNS = ("run_id", "category", "record_id", "field", "level", "wei
 def corrections(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
     """Same person, wrong data: one row per record and field of ``decision.correction_fields``
     where a record that is probably its linked person's (not doubtful, no other person found)
-    differs beyond notation (a level of kind differ: a mistyped birth date, a name part left
-    out).  These are not wrong links and not suspects: they go to the holder as corrections.
+    differs beyond notation (a correctable level of kind differ, `jobs.compare.Comparison.
+    corrections`: a mistyped birth date, a name part left out, an address number mistyped; not
+    an older address).  These are not wrong links and not suspects: they go to the holder as corrections.
     No raw value: the field, its level and weight, and the person's token.
 
     ``df`` holds the verified and searched rows with ``resident_token``."""
-    from jobs.compare import COMPARISONS, DIFFER
+    from jobs.compare import COMPARISONS
 
     fields = cfg["thresholds"]["decision"]["correction_fields"]
     holder = F.lit(None).cast("string")
@@ -109,7 +110,7 @@ def corrections(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
     wrong = F.lit(False)
     for code in WRONG_LINK_REASONS:
         wrong = wrong | F.array_contains(F.col("reasons"), code)
-    cells = F.array(*[F.when(F.col(f"lv_{f}").isin(*COMPARISONS[f].of_kind(DIFFER)),
+    cells = F.array(*[F.when(F.col(f"lv_{f}").isin(*COMPARISONS[f].corrections),
                              F.struct(F.lit(f).alias("field"), F.col(f"lv_{f}").alias("level"),
                                       F.col(f"w_{f}").cast("double").alias("weight"))) for f in fields])
     if not fields:

@@ -22,6 +22,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from jobs import normalise as N
+from jobs import similarity as S
 
 FIELDS = ("name_kanji", "name_kana", "birth_date", "sex", "address")
 
@@ -174,6 +175,9 @@ class Level:
     :param kind: `NULL`, `AGREE` or `DIFFER`
     :param tf: term frequencies adjust this level's u (the value's share of the register)
     :param doc: what the level means, for reviewers and for ``tenken model``
+    :param correctable: a difference of this level on a record that is its person's is a
+        correction for the holder (`jobs.classify.corrections`); False for normal variation
+        that is no error (an older address)
     """
 
     name: str
@@ -181,6 +185,7 @@ class Level:
     kind: str = DIFFER
     tf: bool = False
     doc: str = ""
+    correctable: bool = True
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,11 @@ class Comparison:
 
     def of_kind(self, kind: str) -> tuple[str, ...]:
         return tuple(lv.name for lv in self.levels if lv.kind == kind)
+
+    @property
+    def corrections(self) -> tuple[str, ...]:
+        """The levels that are a correction for the holder on a record that is its person's."""
+        return tuple(lv.name for lv in self.levels if lv.kind == DIFFER and lv.correctable)
 
     def level(self, name: str) -> Level:
         for lv in self.levels:
@@ -279,6 +289,68 @@ def _nk_given_diff(p: Pair) -> Column:
     return (fl == fr) & (gl != gr)
 
 
+def _reordered(p: Pair, fam: str, giv: str) -> Column:
+    """Family and given name in the other order (秀斗 髙田 for 高田 秀斗, ﾋｶﾙ ｲｶﾞﾗｼ for イガラシ ヒカル):
+    a form that puts the given name first, or a clerk who typed them so."""
+    return F.coalesce((p.l(fam) == p.r(giv)) & (p.l(giv) == p.r(fam)) & (p.l(fam) != p.l(giv)), F.lit(False))
+
+
+def _part_missing(p: Pair, key: str, fam: str, giv: str) -> Column:
+    """One side holds only one part of the other's name (高橋 for 高橋 玲里, ヨネミツ for
+    ナカムラ ヨネミツ): a field cut short or a form with room for one name."""
+    def one_of(side_a, side_b) -> Column:
+        return (side_a(giv).isNull() & side_b(giv).isNotNull()
+                & ((side_a(key) == side_b(fam)) | (side_a(key) == side_b(giv))))
+    return F.coalesce(one_of(p.l, p.r) | one_of(p.r, p.l), F.lit(False))
+
+
+def _alpha_subset(p: Pair) -> Column:
+    """Alphabet names where every token of one side is a token of the other and the other has
+    more (a given or family name left out, an extra middle name)."""
+    a, b = p.l("atok"), p.r("atok")
+    small = F.when(F.size(a) <= F.size(b), a).otherwise(b)
+    big = F.when(F.size(a) <= F.size(b), b).otherwise(a)
+    return F.coalesce(p.both_alpha() & (F.size(small) >= 1) & (F.size(big) > F.size(small))
+                      & (F.size(F.array_except(small, big)) == 0), F.lit(False))
+
+
+def one_slip(a: Column, b: Column) -> Column:
+    """Two strings of one length that differ in one character, or by two neighbouring characters
+    swapped (19210305 / 19120305): the commonest slips of a typist, on any digits."""
+    la = F.length(a)
+    diffs = F.filter(F.sequence(F.lit(1), F.greatest(la, F.lit(1))),
+                     lambda i: F.substring(a, i, 1) != F.substring(b, i, 1))
+    p0, p1 = F.element_at(diffs, 1), F.element_at(diffs, 2)
+    swapped = ((F.size(diffs) == 2) & (p1 == p0 + 1)
+               & (F.substring(a, p0, 1) == F.substring(b, p1, 1)) & (F.substring(a, p1, 1) == F.substring(b, p0, 1)))
+    return F.coalesce((la == F.length(b)) & (la > 0) & ((F.size(diffs) == 1) | swapped), F.lit(False))
+
+
+def _jw_name(p: Pair, key: str, fam: str, giv: str, threshold: float) -> Column:
+    """Jaro-Winkler of the whole name (either order of the parts) at least ``threshold``, at
+    most half its characters edited, both sides of at least four characters: typos in both parts (WHIET for WHITE, タカハス for
+    タカハシ), a token split or merged (BIS HOP for BISHOP).  Reached only by pairs that no
+    notation level and no part-by-part level explained."""
+    a, b = p.l(key), p.r(key)
+    swapped = F.concat(p.l(giv), p.l(fam))
+
+    def near(x: Column) -> Column:
+        # at most half the characters edited (Spark's native levenshtein) before the
+        # Jaro-Winkler (a higher-order function, interpreted): most pairs stop here
+        return (F.levenshtein(x, b) * 2 <= F.greatest(F.length(x), F.length(b))) & (S.jaro_winkler(x, b) >= F.lit(threshold))
+    return F.coalesce((F.least(F.length(a), F.length(b)) >= 4) & (near(a) | F.coalesce(near(swapped), F.lit(False))),
+                      F.lit(False))
+
+
+def _address_similar(p: Pair) -> Column:
+    """The normalised addresses at most a fifth apart in edits (of the longer), at least ten
+    characters: several typos or a word spelt otherwise in an address that is still the same
+    (studley steet rose avle for studley street rose vale)."""
+    a, b = p.l("ak"), p.r("ak")
+    longer = F.greatest(F.length(a), F.length(b))
+    return F.coalesce((F.least(F.length(a), F.length(b)) >= 10) & (F.levenshtein(a, b) * 5 <= longer), F.lit(False))
+
+
 NAME_KANJI = Comparison("name_kanji", (
     Level("missing", lambda p: p.l("nk").isNull() | p.r("nk").isNull(), NULL),
     Level("exact", _nk_exact, AGREE, tf=True, doc="the same name once normalised (width, spaces, variant kanji, "
@@ -290,10 +362,18 @@ NAME_KANJI = Comparison("name_kanji", (
           AGREE, doc="平川 〓子 / 平川 ？子: a character the holder could not encode, the rest equal"),
     Level("reading", lambda p: ~p.both_alpha() & _reads_as(p.lp, p.rp, "fam") & _reads_as(p.lp, p.rp, "giv"), AGREE,
           doc="other kanji read alike (洋子/陽子), or kanji whose dictionary reading is the other side's kana"),
-    Level("maiden", lambda p: _nk_maiden(p) | (~_nk_given_diff(p) & p.both_alpha() & _alpha_maiden(p.lp, p.rp)), DIFFER,
-          doc="family name differs, given name equal"),
+    Level("reordered", lambda p: ~p.both_alpha() & _reordered(p, "nfam", "ngiv"), AGREE,
+          doc="family and given name in the other order (秀斗 髙田 for 高田 秀斗)"),
+    Level("part_missing", lambda p: _part_missing(p, "nk", "nfam", "ngiv") | _alpha_subset(p), DIFFER,
+          doc="one side holds only one part of the other's name (高橋 for 高橋 玲里), or alphabet tokens left out"),
+    Level("maiden", lambda p: _nk_maiden(p) | (~_nk_given_diff(p) & p.both_alpha() & _alpha_maiden(p.lp, p.rp)), AGREE,
+          doc="family name differs, given name equal: a former (maiden) name, which holders keep"),
     Level("given_diff", lambda p: _nk_given_diff(p) | (p.both_alpha() & _alpha_given_diff(p.lp, p.rp)), DIFFER,
           doc="family name equal, given name differs (a household member looks like this)"),
+    Level("jw_high", lambda p: _jw_name(p, "nk", "nfam", "ngiv", 0.94), DIFFER,
+          doc="Jaro-Winkler of the whole name at least 0.94: typos in both parts, a token split or merged"),
+    Level("jw_mid", lambda p: _jw_name(p, "nk", "nfam", "ngiv", 0.88), DIFFER,
+          doc="Jaro-Winkler of the whole name at least 0.88"),
     Level("different", None, DIFFER),
 ))
 
@@ -340,9 +420,17 @@ NAME_KANA = Comparison("name_kana", (
                                                     "a foreign name's parts in another order)"),
     Level("long_vowel", lambda p: N.kana_short(p.l("kk")) == N.kana_short(p.r("kk")), AGREE,
           doc="equal once long vowels are written short (サトウ/ｻﾄｰ, ユウコ/ﾕｰｺ, オオタ/オウタ)"),
-    Level("maiden", _kana_maiden, DIFFER, doc="another family name; the given name equal"),
+    Level("reordered", lambda p: _reordered(p, "kfam", "kgiv"), AGREE,
+          doc="family and given reading in the other order (ﾋｶﾙ ｲｶﾞﾗｼ for イガラシ ヒカル)"),
+    Level("part_missing", lambda p: _part_missing(p, "kk", "kfam", "kgiv"), DIFFER,
+          doc="one side holds only one part of the other's reading (ヨネミツ for ナカムラ ヨネミツ)"),
+    Level("maiden", _kana_maiden, AGREE, doc="another family name, the given name equal: a former (maiden) name"),
     Level("close", _kana_close, DIFFER, doc="one kana substituted, inserted or dropped; or a foreign name's middle name left out"),
     Level("given_diff", _kana_given_diff, DIFFER, doc="family reading equal, given reading differs"),
+    Level("jw_high", lambda p: _jw_name(p, "kk", "kfam", "kgiv", 0.94), DIFFER,
+          doc="Jaro-Winkler of the whole reading at least 0.94: typos in both parts"),
+    Level("jw_mid", lambda p: _jw_name(p, "kk", "kfam", "kgiv", 0.88), DIFFER,
+          doc="Jaro-Winkler of the whole reading at least 0.88"),
     Level("different", None, DIFFER),
 ))
 
@@ -365,6 +453,8 @@ BIRTH_DATE = Comparison("birth_date", (
     Level("year_off", lambda p: (lambda ya, ma, da, yb, mb, db: (ma == mb) & (da == db))(*_ymd(p)), DIFFER,
           doc="month and day equal, year differs (era conversion)"),
     Level("close", _bd_close, DIFFER, doc="year equal and one of month/day differs by one digit"),
+    Level("slip", lambda p: one_slip(F.date_format(p.l("bd"), "yyyyMMdd"), F.date_format(p.r("bd"), "yyyyMMdd")),
+          DIFFER, doc="one digit of the date mistyped anywhere, or two neighbouring digits swapped (1921 for 1912)"),
     Level("different", None, DIFFER),
 ))
 
@@ -377,8 +467,13 @@ SEX = Comparison("sex", (
 ADDRESS = Comparison("address", (
     Level("missing", lambda p: p.l("ak").isNull() | p.r("ak").isNull(), NULL),
     Level("exact", lambda p: p.l("ak") == p.r("ak"), AGREE, doc="the same address once normalised (丁目/番地/号, hyphens, numerals)"),
-    Level("area", lambda p: p.l("aa") == p.r("aa"), DIFFER, doc="same town, different block number"),
-    Level("different", None, DIFFER, doc="an older address held by a holder is normal"),
+    Level("slip", lambda p: one_slip(p.l("ak"), p.r("ak")) & (F.length(p.l("ak")) >= 6), DIFFER,
+          doc="the normalised address with one character mistyped or two neighbours swapped (3159 for 3150)"),
+    Level("area", lambda p: p.l("aa") == p.r("aa"), DIFFER, doc="same town, different block number (a move)",
+          correctable=False),
+    Level("similar", _address_similar, DIFFER,
+          doc="at most one edit in five apart: several typos or a word spelt otherwise"),
+    Level("different", None, DIFFER, doc="an older address held by a holder is normal", correctable=False),
 ))
 
 COMPARISONS: dict[str, Comparison] = {c.field: c for c in (NAME_KANJI, NAME_KANA, BIRTH_DATE, SEX, ADDRESS)}

@@ -299,21 +299,31 @@ field and level."""
 
 
 CORRELATED = (("name_kanji", "name_kana"),)
-"""Fields that measure the same thing (a name written in kanji and read in kana).  Summing
-their weights counts one agreement twice (a same-name stranger outscores the person whose
-maiden name the record holds, 2 × ~14 bits against a birth date's 15), so within a group
-the evidence in one direction counts once: `adjust_correlated`."""
+"""Fields that measure the same thing: a name written (kanji or alphabet) and its reading.
+Their levels are not independent, so their weights must not simply add up: summed, one
+agreement counts twice (a same-name stranger outscores the person whose maiden name the
+record holds, 2 × ~14 bits against a birth date's 15), and a reading a kana away from a
+twin's (ミサキ/ミツキ) would outweigh the written given names that differ (美咲/美月).
+`adjust_correlated` combines them."""
 
 
 def adjust_correlated(weights: dict[str, Column]) -> dict[str, Column]:
-    """For each group of `CORRELATED` fields, the second field's weight becomes what it adds
-    beyond the first's when both point the same way (their sum is then the larger of the two
-    in magnitude); evidence pointing opposite ways adds up.  Fields absent keep theirs."""
+    """For each pair of `CORRELATED` fields (the written name first, its reading second), the
+    reading's weight becomes what it adds to the written name's:
+
+    - both agree or both disagree: the stronger of the two counts, once;
+    - the written name disagrees and the reading agrees: nothing (a reading cannot overrule
+      the name it reads; two names of one family often read alike);
+    - the written name agrees and the reading disagrees: the reading's doubt adds up;
+    - the written name says nothing (missing, weight 0): the reading counts in full.
+
+    Their sum is the name's weight.  Fields absent keep theirs."""
     out = dict(weights)
     for first, second in CORRELATED:
         if first in out and second in out:
             a, b = out[first], out[second]
-            same = (a * b) > 0
             extra = F.when(F.abs(b) > F.abs(a), b - a).otherwise(F.lit(0.0))
-            out[second] = F.when(same, extra).otherwise(b)
+            out[second] = (F.when((a * b) > 0, extra)
+                           .when((a < 0) & (b > 0), F.lit(0.0))
+                           .otherwise(b))
     return out

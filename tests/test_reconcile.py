@@ -385,7 +385,7 @@ def test_no_full_number_in_outputs(outcome, spark):
     assert KEY.decode() not in log_text
 
 
-STAGES = ("read", "normalise", "input_gate", "verify", "search", "classify", "stage_outputs", "output_gate",
+STAGES = ("read", "normalise", "input_gate", "model", "verify", "search", "classify", "stage_outputs", "output_gate",
           "publish")
 
 
@@ -448,40 +448,68 @@ def test_verified_ties_flag(spark):
         assert got["D1"].reasons == ["AMBIGUOUS_IDENTITY"] and got["D1"].s_token is None
 
 
-def test_unconfirmed_link_overturned_only_by_a_clearly_better_person(spark):
-    """A link whose birth date is a year or a digit off (or whose given name is written
-    differently with no reading) is searched, and overturned (LINKED_TO_OTHER_PERSON) only by
-    a clean candidate that outscores the linked resident, whose name agrees with the record,
-    and who does not lose the address the linked resident shares with the record."""
+def test_the_decision_table(spark):
+    """`apply_candidates` decides by weight of evidence alone: a searched record (doubtful, or
+    differing beyond notation on a name or birth date) whose best other candidate reaches
+    accept_probability and beats the linked resident by min_margin_log2 (3 bits) is another
+    person's (a household member's when the candidate shares the linked resident's household);
+    a runner-up within tie_margin_log2 (1 bit) of it makes the record AMBIGUOUS_IDENTITY; a
+    doubtful record with no such candidate keeps ATTRIBUTE_MISMATCH, an unconfirmed one no
+    reason; an unlinked record takes the best candidate as a suggestion."""
     from jobs.candidates import apply_candidates
 
-    # record id, linked resident's address level, candidate: clean, weight, name judgement, address level
+    # record id, doubtful, linked (r_num), s_score, linked_w, s_w, second_w, candidate's household
     cases = [
-        ("OTHER", "different", True, 40.0, "agree", "exact"),        # same-name stranger picked
-        ("NO_ADDR", "missing", True, 40.0, "agree", "missing"),      # nothing else to go by
-        ("SAME_HOME", "exact", True, 40.0, "agree", "different"),    # linked lives at the record's address
-        ("MAIDEN", "missing", True, 40.0, "soft", "missing"),        # only the given name agrees
-        ("NOT_CLEAN", "missing", False, 40.0, "agree", "missing"),   # candidate's birth date differs
-        ("WEAKER", "different", True, 20.0, "agree", "exact"),       # does not outscore the link
+        ("BEATS", False, 1, 0.999, 25.0, 30.0, None, "H9"),        # better by 5 bits: another person
+        ("HOUSEHOLD", False, 1, 0.999, 25.0, 30.0, None, "H1"),    # ... who lives with the linked one
+        ("MARGIN", False, 1, 0.999, 25.0, 27.5, None, "H9"),       # better by 2.5 bits: not enough
+        ("UNSURE", False, 1, 0.80, 10.0, 20.0, None, "H9"),        # candidate below accept_probability
+        ("TIE", False, 1, 0.999, 25.0, 30.0, 29.5, "H9"),          # two others as good: ambiguous
+        ("DOUBT_ONLY", True, 1, 0.999, 25.0, 26.0, None, "H9"),    # doubtful, nobody clearly better
+        ("DOUBT_BEATS", True, 1, 0.999, 5.0, 30.0, 10.0, "H9"),    # doubtful, one clearly better
+        ("DOUBT_TIE", True, 1, 0.999, 5.0, 30.0, 30.0, "H9"),      # doubtful, two alike
+        ("UNLINKED", False, None, 0.999, None, 30.0, None, "H9"),  # no number: a suggestion
     ]
     linked = spark.createDataFrame(
-        [("c", rid, [], False, True, 1, "H1", lv_addr) for rid, lv_addr, *_ in cases],
+        [("c", rid, ["ATTRIBUTE_MISMATCH"] if d else [], d, rnum is not None, rnum, "H1")
+         for rid, d, rnum, *_ in cases],
         "category string, record_id string, reasons array<string>, doubtful boolean, unconfirmed boolean, "
-        "r_num long, r_hh string, lv_address string")
+        "r_num long, r_hh string")
     best = spark.createDataFrame(
-        [("c", rid, 0.999, clean, 25.0, s_w, None, None, "H9", "t-" + rid, judgement, addr)
-         for rid, _, clean, s_w, judgement, addr in cases],
+        [("c", rid, sc, True, lw, sw, second, None, hh, "t-" + rid) for rid, _, _, sc, lw, sw, second, hh in cases],
         "category string, record_id string, s_score double, s_clean boolean, linked_w double, s_w double, "
-        "second_w double, second_clean boolean, s_hh string, s_token string, "
-        "s_name_judgement string, s_lv_address string")
+        "second_w double, second_clean boolean, s_hh string, s_token string")
     linked, best = _row_keyed(linked), _row_keyed(best).drop("category", "record_id")
-    got = {r.record_id: r.reasons for r in apply_candidates(linked, best, {"classify": {}}).collect()}
-    assert got == {"OTHER": ["LINKED_TO_OTHER_PERSON"], "NO_ADDR": ["LINKED_TO_OTHER_PERSON"],
-                   "SAME_HOME": [], "MAIDEN": [], "NOT_CLEAN": [], "WEAKER": []}
-    # the same candidates against a doubtful link: a clean candidate that beats it is suggested
-    doubtful = linked.withColumn("doubtful", F.lit(True)).withColumn("reasons", F.array(F.lit("ATTRIBUTE_MISMATCH")))
-    got = {r.record_id: r.reasons for r in apply_candidates(doubtful, best, {"classify": {}}).collect()}
-    assert got["SAME_HOME"] == ["LINKED_TO_OTHER_PERSON"] and got["MAIDEN"] == ["LINKED_TO_OTHER_PERSON"]
+    got = {r.record_id: (r.reasons, r.s_token) for r in apply_candidates(linked, best, {"classify": {}}).collect()}
+    assert got == {
+        "BEATS": (["LINKED_TO_OTHER_PERSON"], "t-BEATS"),
+        "HOUSEHOLD": (["LINKED_TO_HOUSEHOLD_MEMBER"], "t-HOUSEHOLD"),
+        "MARGIN": ([], None),
+        "UNSURE": ([], None),
+        "TIE": (["AMBIGUOUS_IDENTITY"], None),
+        "DOUBT_ONLY": (["ATTRIBUTE_MISMATCH"], None),
+        "DOUBT_BEATS": (["LINKED_TO_OTHER_PERSON"], "t-DOUBT_BEATS"),
+        "DOUBT_TIE": (["AMBIGUOUS_IDENTITY"], None),
+        "UNLINKED": ([], "t-UNLINKED"),
+    }, got
+    # the margins are configuration: with min_margin_log2 2, MARGIN is another person's
+    got = {r.record_id: r.reasons for r in apply_candidates(linked, best, {"classify": {"min_margin_log2": 2.0}}).collect()}
+    assert got["MARGIN"] == ["LINKED_TO_OTHER_PERSON"]
+
+
+def test_doubtful_and_unconfirmed_by_posterior_and_kind(spark, cfg):
+    """A linked record is doubtful when its posterior is below decision.match_threshold, and
+    unconfirmed (searched) when a name or birth date level is of kind differ."""
+    from jobs.verify import doubtful_link, unconfirmed_link
+
+    rows = [(1, 0.2, "exact", "exact", "exact"), (1, 0.99, "exact", "exact", "slip"),
+            (1, 0.99, "part_missing", "missing", "exact"), (1, 0.99, "reordered", "reading", "exact"),
+            (1, 0.99, "exact", "long_vowel", "missing"), (None, 0.0, "missing", "missing", "missing")]
+    df = spark.createDataFrame(rows, "r_num long, score double, lv_name_kanji string, lv_name_kana string, "
+                                     "lv_birth_date string")
+    got = [(r.d, r.u) for r in df.select(doubtful_link(cfg["thresholds"]).alias("d"),
+                                         unconfirmed_link(cfg["thresholds"]).alias("u")).collect()]
+    assert got == [(True, False), (False, True), (False, True), (False, False), (False, False), (False, False)]
 
 
 def test_unconfirmed_links_searched_by_the_name_passes_only(spark):
