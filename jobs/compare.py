@@ -320,7 +320,7 @@ def one_slip(a: Column, b: Column) -> Column:
     la = F.length(a)
     diffs = F.filter(F.sequence(F.lit(1), F.greatest(la, F.lit(1))),
                      lambda i: F.substring(a, i, 1) != F.substring(b, i, 1))
-    p0, p1 = F.element_at(diffs, 1), F.element_at(diffs, 2)
+    p0, p1 = F.get(diffs, 0), F.get(diffs, 1)   # null, not an error, past the end
     swapped = ((F.size(diffs) == 2) & (p1 == p0 + 1)
                & (F.substring(a, p0, 1) == F.substring(b, p1, 1)) & (F.substring(a, p1, 1) == F.substring(b, p0, 1)))
     return F.coalesce((la == F.length(b)) & (la > 0) & ((F.size(diffs) == 1) | swapped), F.lit(False))
@@ -552,14 +552,15 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
     Readings break ties that written forms cannot: 陽子 and 洋子 read ヨウコ alike (soft),
     while twins 優太/優斗 differ in both forms (hard).
     """
-    k_ok = kanji.isin("exact")
+    k_ok = kanji.isin("exact", "reordered")
     # a foreign name written in katakana that reads as the registered reading
     kata_ok = (kanji == "katakana") & kana.isin("exact", "missing", "reading", "long_vowel", "close")
     # a long vowel spelt otherwise is the same reading, except between two given names
     # written differently (ユキ/ユウキ are two names)
-    r_ok = kana.isin("exact") | ((kana == "long_vowel") & (kanji != "given_diff"))
+    r_ok = kana.isin("exact", "reordered") | ((kana == "long_vowel") & (kanji != "given_diff"))
     return (
         F.when((kanji == "missing") & (kana == "missing"), "unknown")
+        .when((kanji == "missing") & (kana == "reordered"), "agree")
         .when(k_ok & kana.isin("exact", "missing", "reading", "long_vowel"), "agree")
         .when(kata_ok, "agree")
         .when(kanji == "katakana", "soft")
