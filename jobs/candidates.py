@@ -239,7 +239,9 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
             w = F.when((level == name) & F.col(f"tf_{col}").isNotNull(),
                        F.log2(M.m_column(model, field, name, cat) / u_tf)).otherwise(w)
         weights[field] = w
-    weights = M.adjust_correlated(weights)
+    # the raw weights as columns first (their combination reads each twice)
+    df = df.select("*", *[w.alias(f"__w_{k}") for k, w in weights.items()])
+    weights = M.adjust_correlated({k: F.col(f"__w_{k}") for k in weights})
     total = reduce(lambda a, b: a + b, weights.values())
     return df.select(
         *KEY, "c_num", "c_token", "c_household_id", "passes",

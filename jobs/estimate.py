@@ -26,14 +26,17 @@ def random_pairs(residents: DataFrame, n_pairs: int, seed: int = 1) -> DataFrame
     """About ``n_pairs`` pairs of distinct residents (columns ``l*`` and ``r*``).
 
     Each side gets an independent random bucket; pairs are the rows that share a bucket,
-    so with N residents and B buckets the expected count is N^2 / B."""
+    so with N residents and B buckets the expected count is N^2 / B.  The right side's seed is
+    far from the left's: Spark seeds ``rand(s)`` with s + the partition's index, so seeds s
+    and s + 1 gave the same numbers one partition apart (200k residents: 250k pairs for 100k
+    asked, the same rows paired again and again)."""
     side = residents.select(*[F.col(c) for c in COLS if c in residents.columns])
     n = side.count()
     buckets = max(1, int(n * n / max(1, n_pairs)))
     left = side.select(*[F.col(c).alias(f"l{c}") for c in side.columns],
                        (F.rand(seed) * buckets).cast("long").alias("__b"))
     right = side.select(*[F.col(c).alias(f"r{c}") for c in side.columns],
-                        (F.rand(seed + 1) * buckets).cast("long").alias("__b"))
+                        (F.rand(seed + 1_000_003) * buckets).cast("long").alias("__b"))
     return left.join(right, "__b").where(F.col("lnum") != F.col("rnum")).drop("__b")
 
 

@@ -40,9 +40,9 @@ POOLED = "pooled"
 DEFAULTS = {
     "learn": True,
     "seed": 1,
-    "u_pairs": 100_000,
+    "u_pairs": 50_000,
     "u_prior_pairs": 1_000,
-    "em_pairs_per_category": 5_000,
+    "em_pairs_per_category": 3_000,
     "em_min_pairs": 500,
     "em_prior_pairs": 200,
     "em_iterations": 100,

@@ -98,12 +98,15 @@ def compare_links(df: DataFrame, thresholds: dict, model: M.Model | None = None)
     out = df.select("*", *[v.alias(f"lv_{k}") for k, v in lv.items()])
     lvc = {k: F.col(f"lv_{k}") for k in lv}
     cat = F.col("category")
-    weights = M.adjust_correlated({k: M.weight_column(model, k, lvc[k], cat) for k in lvc})
+    # the raw weights first, as columns: the correlated fields' combination reads each twice,
+    # and inlined it made the generated code too large to compile
+    out = out.select("*", *[M.weight_column(model, k, lvc[k], cat).alias(f"w_{k}") for k in lvc])
+    weights = M.adjust_correlated({k: F.col(f"w_{k}") for k in lvc})
     total = F.lit(0.0)
     for w in weights.values():
         total = total + w
     return out.select(
-        "*",
+        *[c for c in out.columns if not c.startswith("w_")],
         *[w.alias(f"w_{k}") for k, w in weights.items()],
         total.alias("w_total"),
         C.name_judgement(lvc["name_kanji"], lvc["name_kana"]).alias("name_judgement"),
