@@ -12,7 +12,8 @@ def print_summary(summary: dict, cfg: dict) -> None:
     cats = cfg["categories"]
     click.echo(f"run {summary['run_id']}: {summary['status']} in {summary['duration_s']:.1f} s")
     click.echo(f"  residents {summary['residents']:,}  records {summary['records']:,}  "
-               f"suspects {summary['suspects']:,}  quarantined {summary['quarantined']:,}")
+               f"suspects {summary['suspects']:,}  quarantined {summary['quarantined']:,}  "
+               f"corrections {(summary.get('figures') or {}).get('corrected_records', 0):,} records")
     click.echo("  suspects by reason: " + ", ".join(
         f"{k} {v:,}" for k, v in sorted(summary["reason_counts"].items(), key=lambda kv: -kv[1])))
     click.echo(f"  {'category':<28} {'':<18} {'records':>9} {'suspects':>9}  by reason")

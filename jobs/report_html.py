@@ -287,6 +287,8 @@ def render(data: dict, cfg: dict) -> str:
              ("quarantine entries 隔離記録", _n(run.get("quarantined"))),
              ("suspects 要確認", _n(run.get("suspects"))), ("suspect rate 要確認率", _pct(run.get("suspects") or 0, checked)),
              ("high severity 重大度 高", _n(by_sev.get("high", 0))),
+             # same person, wrong data: the holders' corrections (not suspects)
+             ("corrections 訂正候補", _n((run.get("figures") or {}).get("corrected_records"))),
              ("duration 所要時間", f"{run['duration_s']:,.1f} s" if run.get("duration_s") is not None else "")]
     body = '<div class="cards">' + "".join(
         f'<div class="card"><div class="k">{_e(k)}</div><div class="v">{v}</div></div>' for k, v in cards) + "</div>"
