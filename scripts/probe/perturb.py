@@ -348,6 +348,14 @@ os.makedirs(f"{OUT}/categories")
 for cat, df in frames.items():
     part = allrec[allrec.category == cat][df.columns.drop("category")]
     os.makedirs(f"{OUT}/categories/{cat}")
-    part.astype(df.drop(columns="category").dtypes.to_dict()).to_parquet(f"{OUT}/categories/{cat}/part-0.parquet", index=False)
+    # written with the source's Arrow schema: a column that is null throughout (a field the
+    # holder does not keep) would otherwise be written as Parquet type null, read as int
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+    schema = pads.dataset(f"{SRC}/categories/{cat}", format="parquet").schema
+    table = pa.Table.from_pandas(part.astype(df.drop(columns="category").dtypes.to_dict()), preserve_index=False)
+    pq.write_table(table.cast(pa.schema([schema.field(n) for n in table.column_names])),
+                   f"{OUT}/categories/{cat}/part-0.parquet")
 pd.DataFrame(log).to_parquet(OUT.rstrip("/") + ".log.parquet", index=False)
 print("logged", len(log))
