@@ -265,9 +265,7 @@ def _clean_match(thresholds: dict) -> Column:
     ``decision.match_threshold``) and agrees with it on every search field within notation:
     the same test a linked record passes to be confirmed."""
     dec = thresholds["decision"]
-    from jobs.verify import differs
-
-    return (F.col("c_p") >= F.lit(float(dec["match_threshold"]))) & ~differs(dec["search_fields"], "c_lv_")
+    return (F.col("c_p") >= F.lit(float(dec["match_threshold"]))) & ~C.differs(dec["search_fields"], "c_lv_")
 
 
 def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:

@@ -54,12 +54,18 @@ def evidence(df: DataFrame) -> Column:
     )
 
 
+def holder_of(categories: dict) -> Column:
+    """The holder id of each row's category (conf/categories.yaml)."""
+    holder = F.lit(None).cast("string")
+    for cid, spec in categories.items():
+        holder = F.when(F.col("category") == cid, F.lit(spec.get("holder_id"))).otherwise(holder)
+    return holder
+
+
 def suspects(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
     """One row per flagged record, with the contract's columns plus holder and priority."""
     precedence = cfg["thresholds"]["reasons"]
-    holder = F.lit(None).cast("string")
-    for cid, spec in cfg["categories"].items():
-        holder = F.when(F.col("category") == cid, F.lit(spec.get("holder_id"))).otherwise(holder)
+    holder = holder_of(cfg["categories"])
     flagged = df.where(F.size("reasons") > 0)
     prim = primary_reason(F.col("reasons"), precedence)
     sev = severity_of(prim, precedence)
@@ -88,8 +94,9 @@ def suspects(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
 WRONG_LINK_REASONS = ("LINKED_TO_OTHER_PERSON", "LINKED_TO_HOUSEHOLD_MEMBER", "AMBIGUOUS_IDENTITY", "ATTRIBUTE_MISMATCH")
 """Reasons that say the link itself is wrong or unconfirmed: such a record is no correction."""
 
-CORRECTIONS_COLUMNS = ("run_id", "category", "record_id", "field", "level", "weight", "score", "resident_token",
-                       "holder_id", "municipality_code")
+CORRECTIONS_SCHEMA = ("run_id string, category string, record_id string, field string, level string, weight double, "
+                      "score double, resident_token string, holder_id string, municipality_code string")
+"""The ``corrections`` table."""
 
 
 def corrections(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
@@ -104,21 +111,16 @@ def corrections(df: DataFrame, run_id: str, cfg: dict) -> DataFrame:
     from jobs.compare import COMPARISONS
 
     fields = cfg["thresholds"]["decision"]["correction_fields"]
-    holder = F.lit(None).cast("string")
-    for cid, spec in cfg["categories"].items():
-        holder = F.when(F.col("category") == cid, F.lit(spec.get("holder_id"))).otherwise(holder)
+    if not fields:
+        return df.sparkSession.createDataFrame([], CORRECTIONS_SCHEMA)
     wrong = F.lit(False)
     for code in WRONG_LINK_REASONS:
         wrong = wrong | F.array_contains(F.col("reasons"), code)
     cells = F.array(*[F.when(F.col(f"lv_{f}").isin(*COMPARISONS[f].corrections),
                              F.struct(F.lit(f).alias("field"), F.col(f"lv_{f}").alias("level"),
                                       F.col(f"w_{f}").cast("double").alias("weight"))) for f in fields])
-    if not fields:
-        return df.sparkSession.createDataFrame([], "run_id string, category string, record_id string, field string, "
-                                                   "level string, weight double, score double, resident_token string, "
-                                                   "holder_id string, municipality_code string")
     rows = df.where(F.col("r_num").isNotNull() & ~F.col("doubtful") & ~wrong)
-    return (rows.select("category", "record_id", "score", "resident_token", holder.alias("holder_id"),
+    return (rows.select("category", "record_id", "score", "resident_token", holder_of(cfg["categories"]).alias("holder_id"),
                         F.col("r_muni").alias("municipality_code"),
                         F.explode(F.filter(cells, lambda c: c.isNotNull())).alias("__c"))
             .select(F.lit(run_id).alias("run_id"), "category", "record_id", "__c.field", "__c.level", "__c.weight",

@@ -8,13 +8,12 @@ parameters and parameters for a level that does not exist (exit 2 at load).
 
 `levels(l, r)` compares a record (columns prefixed ``l``) with a resident (prefix ``r``)
 and returns one level column per field, the first level whose condition holds (best
-first).  `level_weight` turns a level into its log2(m/u) weight and `probability` adds
-the weights to the prior odds.
+first); `differs` says whether a level is a difference beyond notation.  The weights and
+the posterior are `jobs.model`'s.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -218,12 +217,6 @@ class Comparison:
     def corrections(self) -> tuple[str, ...]:
         """The levels that are a correction for the holder on a record that is its person's."""
         return tuple(lv.name for lv in self.levels if lv.kind == DIFFER and lv.correctable)
-
-    def level(self, name: str) -> Level:
-        for lv in self.levels:
-            if lv.name == name:
-                return lv
-        raise KeyError(f"{self.field} has no level {name!r}")
 
     def expression(self, l: str, r: str) -> Column:
         """The level column for record prefix ``l`` against resident prefix ``r``."""
@@ -511,39 +504,18 @@ def validate_comparisons(comparisons: dict, where: str = "thresholds.yaml compar
                     raise ValueError(f"{where}.{field}.{name}.{k}: {v!r} is not a probability in (0, 1]")
 
 
-def name_kanji_level(l: str, r: str) -> Column:
-    return NAME_KANJI.expression(l, r)
-
-
-def name_kana_level(l: str, r: str) -> Column:
-    return NAME_KANA.expression(l, r)
-
-
-def birth_date_level(l: str, r: str) -> Column:
-    return BIRTH_DATE.expression(l, r)
-
-
-def sex_level(l: str, r: str) -> Column:
-    return SEX.expression(l, r)
-
-
-def address_level(l: str, r: str) -> Column:
-    return ADDRESS.expression(l, r)
-
-
 def levels(l: str, r: str) -> dict[str, Column]:
     """Level column per field for record prefix ``l`` against resident prefix ``r``."""
     return {f: c.expression(l, r) for f, c in COMPARISONS.items()}
 
 
-def level_weight(field: str, level: Column, comparisons: dict) -> Column:
-    """log2(m/u) of the level from configuration (`validate_comparisons` checked that every
-    parameterised level has them); 0 for the null levels."""
-    expr = F.lit(0.0)
-    for name, mu in comparisons[field].items():
-        w = math.log2(float(mu["m"]) / float(mu["u"]))
-        expr = F.when(level == name, F.lit(round(w, 4))).otherwise(expr)
-    return expr
+def differs(fields: list[str], prefix: str = "lv_") -> Column:
+    """True when the level column ``<prefix><field>`` of one of ``fields`` is a difference
+    beyond notation (a level of kind `DIFFER`: a typo, a part left out, another value)."""
+    cond = F.lit(False)
+    for f in fields:
+        cond = cond | F.coalesce(F.col(f"{prefix}{f}").isin(*COMPARISONS[f].of_kind(DIFFER)), F.lit(False))
+    return cond
 
 
 def name_judgement(kanji: Column, kana: Column) -> Column:
@@ -579,16 +551,3 @@ def name_judgement(kanji: Column, kana: Column) -> Column:
         .when((kanji == "given_diff") & kana.isin("missing", "reading"), "unconfirmed")
         .otherwise("hard")
     )
-
-
-def total_weight(lv: dict[str, Column], comparisons: dict) -> Column:
-    """Sum of the field weights."""
-    total = F.lit(0.0)
-    for field, level in lv.items():
-        total = total + level_weight(field, level, comparisons)
-    return total
-
-
-def probability(weight: Column, prior_log2: float) -> Column:
-    """Match probability from a total weight and the prior odds (log2)."""
-    return F.lit(1.0) / (F.lit(1.0) + F.pow(F.lit(2.0), -(weight + F.lit(prior_log2))))

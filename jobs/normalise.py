@@ -509,7 +509,7 @@ def kana_short(col: ColumnOrName) -> Column:
     Reading keys already drop the long-vowel mark (ユーコ = ﾕｺ) but keep a long vowel spelt
     with a kana (ユウコ): the register writes サトウ ヨウコ where a holder's system wrote
     ｻﾄｰ ﾖｰｺ.  This form compares the two.  It also makes ユキ and ユウキ equal, which are two
-    names, so it is a comparison level of its own (`jobs.compare.name_kana_level`), not the key.
+    names, so it is a comparison level of its own (`jobs.compare.NAME_KANA`), not the key.
 
     :param col: a reading key (`kana_key`, ``kk``/``kfam``/``kgiv``)
     :type col: str or pyspark.sql.Column

@@ -78,11 +78,6 @@ def link_residents(records: DataFrame, residents: DataFrame, broadcast: bool = F
     return records.join(side, records["num"] == side["r_num"], "left")
 
 
-def decision_settings(thresholds: dict) -> dict:
-    """The ``decision`` section of conf/thresholds.yaml (validated at load)."""
-    return thresholds["decision"]
-
-
 def compare_links(df: DataFrame, thresholds: dict, model: M.Model | None = None) -> DataFrame:
     """Add ``lv_<field>`` levels, ``w_<field>`` weights, ``w_total``, ``score`` (the posterior
     probability that the record is its linked resident's, `jobs.model.posterior`) and
@@ -114,19 +109,10 @@ def compare_links(df: DataFrame, thresholds: dict, model: M.Model | None = None)
                  .otherwise(F.lit(0.0)))
 
 
-def differs(fields: list[str], prefix: str = "lv_") -> Column:
-    """True when the level of one of ``fields`` is a difference beyond notation (a level of
-    kind `jobs.compare.DIFFER`: a typo, a part left out, another value)."""
-    cond = F.lit(False)
-    for f in fields:
-        cond = cond | F.coalesce(F.col(f"{prefix}{f}").isin(*C.COMPARISONS[f].of_kind(C.DIFFER)), F.lit(False))
-    return cond
-
-
 def doubtful_link(thresholds: dict) -> Column:
     """True when the posterior that the record is its linked resident's is below
     ``decision.match_threshold``: searched, and ATTRIBUTE_MISMATCH if no better candidate."""
-    return F.col("r_num").isNotNull() & (F.col("score") < F.lit(float(decision_settings(thresholds)["match_threshold"])))
+    return F.col("r_num").isNotNull() & (F.col("score") < F.lit(float(thresholds["decision"]["match_threshold"])))
 
 
 def unconfirmed_link(thresholds: dict) -> Column:
@@ -134,7 +120,7 @@ def unconfirmed_link(thresholds: dict) -> Column:
     notation (``decision.search_fields``): the record is searched, and flagged only when a
     clearly better candidate turns up (a twin, a parent linked for a child); otherwise the
     difference is a correction for its holder, not a wrong link."""
-    return F.col("r_num").isNotNull() & differs(decision_settings(thresholds)["search_fields"])
+    return F.col("r_num").isNotNull() & C.differs(thresholds["decision"]["search_fields"])
 
 
 def age_at(birth: Column, reference: Column) -> Column:
