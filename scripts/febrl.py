@@ -424,7 +424,7 @@ def run(set_name: str, work: str | Path, **opts) -> dict:
           f"({meta['errors']['wrong_random']} wrong_random, {meta['errors']['unlinked']} unlinked, "
           f"{meta['records_with_noise']} with noise)", flush=True)
     env = dict(os.environ)
-    env.setdefault("TENKEN_TOKEN_KEY", f"febrl-key-{secrets.token_hex(8)}")
+    env.setdefault("TENKEN_TOKEN_KEY", f"febrl-key-{secrets.token_hex(16)}")
     # score the jobs/ beside this script (a checkout exported elsewhere scores its own code)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
     conf = str(data / "febrl.yaml")
