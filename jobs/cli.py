@@ -59,10 +59,11 @@ def main(verbose: bool, quiet: bool) -> None:
 @_one_line_errors
 def reconcile(input_dir, output_dir, conf_file, run_id, categories):
     """Reconcile one input folder and publish the suspects."""
-    from jobs.config import load_config
+    from jobs.config import load_config, validate_run_id
     from jobs.pipeline import run
     from jobs.report import print_summary
 
+    validate_run_id(run_id)   # before anything is read or written
     cfg = load_config(conf_file)
     only = [c.strip() for c in categories.split(",") if c.strip()] if categories else None
     summary = run(cfg, input_dir, output_dir, run_id, only)
@@ -100,11 +101,12 @@ def generate(output_dir, residents, seed, fmt, encoding, rate):
 @_one_line_errors
 def evaluate(data_dir, output_dir, run_id, conf_file):
     """Compare a run's suspects with the sample's answer key."""
-    from jobs.config import load_config, token_key
+    from jobs.config import load_config, token_key, validate_run_id
     from jobs.evaluate import evaluate as ev
     from jobs.evaluate import format_result
     from jobs.session import get_spark
 
+    validate_run_id(run_id)
     cfg = load_config(conf_file)
     res = ev(get_spark(cfg), data_dir, output_dir, run_id, token_key(cfg))
     click.echo(format_result(res))
@@ -157,8 +159,10 @@ def _spark_cfg(conf_file):
 @_one_line_errors
 def report(output_dir, run_id, conf_file):
     """Write OUTPUT/reports/<run_id>/index.html (and the run's rows of OUTPUT/changes)."""
+    from jobs.config import validate_run_id
     from jobs.report_html import write_report
 
+    validate_run_id(run_id)
     spark, cfg = _spark_cfg(conf_file)
     path = write_report(spark, cfg, output_dir, run_id)
     click.echo(f"wrote {path}")
@@ -172,7 +176,9 @@ def report(output_dir, run_id, conf_file):
 def changes(output_dir, run_id, conf_file):
     """New / persisting / resolved suspects against the previous published run; rows go to OUTPUT/changes."""
     from jobs.changes import build_changes, format_counts
+    from jobs.config import validate_run_id
 
+    validate_run_id(run_id)
     spark, cfg = _spark_cfg(conf_file)
     ctx, counts = build_changes(spark, output_dir, run_id)
     click.echo(format_counts(ctx, counts, cfg))
@@ -190,8 +196,10 @@ def changes(output_dir, run_id, conf_file):
 @_one_line_errors
 def export(output_dir, holder, category, run_id, dest, encoding, conf_file):
     """Write one holder's review queue as Parquet and CSV."""
+    from jobs.config import validate_run_id
     from jobs.export import export_holder
 
+    validate_run_id(run_id)
     spark, cfg = _spark_cfg(conf_file)
     res = export_holder(spark, cfg, output_dir, holder, category, run_id, dest, encoding)
     click.echo(f"run {res['run_id']}: {res['rows']:,} suspects of {res['holder_id']} "

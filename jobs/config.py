@@ -115,13 +115,19 @@ def validate_spark_sizes(spark_cfg: dict) -> None:
 
 def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
     """Load conf/local.yaml, merge the file at `path` over it, and attach categories and thresholds."""
+    from jobs import confcheck
+
     conf_dir = _conf_dir()
     cfg = _read_yaml(conf_dir / "local.yaml")
+    confcheck.check(cfg, confcheck.LOCAL, "local.yaml", complete=False)
     base_dir = conf_dir
     if path is not None:
         path = Path(path)
-        cfg = deep_merge(cfg, _read_yaml(path))
+        over = _read_yaml(path)
+        confcheck.check(over, confcheck.LOCAL, path.name, complete=False)
+        cfg = deep_merge(cfg, over)
         base_dir = path.parent
+    confcheck.check(cfg, confcheck.LOCAL, "local.yaml" if path is None else f"local.yaml + {path.name}")
 
     def _side(name: str) -> Path:
         p = Path(cfg[name])
@@ -130,10 +136,15 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
         return base_dir / p if (base_dir / p).exists() else conf_dir / p
 
     validate_spark_sizes(cfg.get("spark") or {})
-    cats = _read_yaml(_side("categories_file")).get("categories") or {}
+    cats_file = _side("categories_file")
+    cats_yaml = _read_yaml(cats_file)
+    confcheck.check_categories(cats_yaml, cats_file.name)
+    cats = cats_yaml.get("categories") or {}
     validate_categories(cats)
     cfg["categories"] = cats
-    cfg["thresholds"] = _read_yaml(_side("thresholds_file"))
+    th_file = _side("thresholds_file")
+    cfg["thresholds"] = _read_yaml(th_file)
+    confcheck.check(cfg["thresholds"], confcheck.THRESHOLDS, th_file.name)
     from jobs.compare import validate_comparisons
     from jobs.model import model_settings
 
@@ -143,7 +154,9 @@ def load_config(path: str | os.PathLike | None = None) -> dict[str, Any]:
         validate_decision(cfg["thresholds"])
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    cfg["blocking"] = _read_yaml(_side("blocking_file"))
+    bl_file = _side("blocking_file")
+    cfg["blocking"] = _read_yaml(bl_file)
+    confcheck.check(cfg["blocking"], confcheck.BLOCKING, bl_file.name)
     return cfg
 
 
@@ -169,18 +182,49 @@ def validate_decision(thresholds: dict) -> None:
             raise ValueError(f"thresholds.yaml decision.{k}: {dec[k]!r} is not a list of fields of {', '.join(BASIC_FIELDS)}")
 
 
+MIN_KEY_BYTES = 32
+"""The token key's least length in UTF-8 bytes (HMAC-SHA256's output size: a shorter key
+is guessable and gives every number's token away)."""
+
+
 def token_key(cfg: dict) -> bytes:
-    """The HMAC key's bytes, from the environment (or a key file).  Never logged."""
+    """The HMAC key's bytes, from the environment (or a key file), at least `MIN_KEY_BYTES`
+    long (UsageError, exit 2, otherwise).  Never logged: messages give its length only."""
     tok = cfg.get("tokens") or {}
     key_file = tok.get("key_file")
     if key_file:
         try:
-            key = Path(key_file).read_text(encoding="utf-8").strip()
+            key = Path(key_file).expanduser().read_text(encoding="utf-8").strip()
+        except UnicodeDecodeError:
+            raise UsageError(f"token key file {key_file} is not UTF-8 text") from None
         except OSError as exc:
-            raise UsageError(f"token key file cannot be read: {exc.strerror}") from None
+            raise UsageError(f"token key file {key_file} cannot be read: {exc.strerror}") from None
+        where = f"the token key file {key_file}"
     else:
         env = tok.get("key_env", "TENKEN_TOKEN_KEY")
         key = os.environ.get(env, "")
         if not key:
             raise UsageError(f"no token key: set the environment variable {env}")
+        where = f"the environment variable {env}"
+    n = len(key.encode("utf-8"))
+    if n < MIN_KEY_BYTES:
+        raise UsageError(f"token key too short: {where} holds {n} byte(s), at least {MIN_KEY_BYTES} are needed "
+                         "(e.g. the output of `openssl rand -hex 32`)")
     return key.encode("utf-8")
+
+
+RUN_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+RUN_ID_RULE = "1 to 64 characters of A-Z a-z 0-9 . _ -, starting with a letter or digit"
+
+
+def validate_run_id(run_id: str | None) -> str | None:
+    """A run id names folders (gates/<run_id>, reports/<run_id>, exports/<run_id>) and rows:
+    `RUN_ID_RULE`, so it is never a path (no separator, no ``..``), never holds a newline or
+    a control character.  None passes (the default id is made later); anything else is a
+    UsageError (exit 2)."""
+    if run_id is None:
+        return None
+    if not isinstance(run_id, str) or not RUN_ID_RE.fullmatch(run_id) or ".." in run_id:
+        shown = repr(run_id if len(str(run_id)) <= 40 else str(run_id)[:40] + "…")
+        raise UsageError(f"invalid run id {shown}: a run id is {RUN_ID_RULE}, without '..'")
+    return run_id

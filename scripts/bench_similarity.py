@@ -35,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print the result as JSON too")
     args = ap.parse_args(argv)
 
-    os.environ.setdefault("TENKEN_TOKEN_KEY", "bench-key-not-secret")
+    os.environ.setdefault("TENKEN_TOKEN_KEY", secrets.token_hex(32))   # a throw-away key (>= 32 bytes)
     # the UDFs' Python workers must run this interpreter (the venv's pandas, pyarrow, jellyfish)
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from jobs.config import load_config

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 N=${1:-20000}
 SEED=${2:-7}
-export TENKEN_TOKEN_KEY=${TENKEN_TOKEN_KEY:-demo-key-$(date +%s%N)}
+# a throw-away token key of 64 hex characters (the key must hold at least 32 bytes)
+export TENKEN_TOKEN_KEY=${TENKEN_TOKEN_KEY:-$(od -An -N32 -tx1 /dev/urandom | tr -d " \n")}
 DATA=sample/residents-$N-seed-$SEED
 if [ ! -f "$DATA/meta.json" ]; then
   .venv/bin/tenken generate --output "$DATA" --residents "$N" --seed "$SEED"

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-os.environ.setdefault("TENKEN_TOKEN_KEY", "test-key-not-secret")
+os.environ.setdefault("TENKEN_TOKEN_KEY", "test-key-not-secret-0123456789abcdef")   # >= 32 bytes
 
 from jobs.config import load_config  # noqa: E402
 from jobs.session import get_spark  # noqa: E402

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import logging
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -192,7 +193,7 @@ def outcome(spark, cfg, tmp_path_factory):
     return {"summary": summary, "suspects": sus, "out": out, "inp": inp, "cfg": run_cfg, "r": r, "log": lines}
 
 
-KEY = b"test-key-not-secret"
+KEY = os.environ["TENKEN_TOKEN_KEY"].encode()   # set by conftest.py
 
 
 def tok(i):
