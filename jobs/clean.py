@@ -54,7 +54,10 @@ def _with_number_checks(df: DataFrame) -> DataFrame:
     (inlined, the fold was evaluated a dozen times and cost more than the rest of cleaning).
     """
     raw = F.col("individual_number")
-    folded = F.regexp_replace(F.translate(raw, FW_DIGITS, "0123456789"), r"[\s\-－ー‐―]", "")
+    # full-width digits and spaces folded; a spreadsheet's leading apostrophe ('123456789018,
+    # the way a sheet keeps a number as text) dropped; separators and spaces anywhere dropped
+    wide = F.translate(raw, FW_DIGITS + "＇\u3000\u00a0", "0123456789'  ")
+    folded = F.regexp_replace(F.regexp_replace(wide, r"^\s*'", ""), r"[\s\-－ー‐―]", "")
     staged = df.withColumn("__numf", _blank_to_null(folded))
     return staged.withColumn("__wf", well_formed("__numf")).withColumn("__cd", check_digit_ok("__numf"))
 
@@ -63,10 +66,14 @@ def _number_problems(df: DataFrame) -> tuple[Column, list[Column]]:
     """The folded number and its problems; ``df`` comes from `_with_number_checks`."""
     raw, folded, wf = F.col("individual_number"), F.col("__numf"), F.col("__wf")
     # folding changes nothing in 12 plain digits, so a well-formed fold of a different raw
-    # value had full-width digits or separators
-    is_fw = wf & (raw != folded)
+    # value had a leading apostrophe, spaces around it, full-width digits or separators
+    changed = wf & (raw != folded)
+    apostrophe = changed & raw.rlike(r"^[\s\u3000\u00a0]*['＇]")
+    spaces = changed & ~apostrophe & (F.trim(F.regexp_replace(raw, r"[\s\u3000\u00a0]+", " ")) == folded)
     problems = [
-        _problem(is_fw, "individual_number", "full_width_or_separated_digits", "folded"),
+        _problem(apostrophe, "individual_number", "leading_apostrophe", "folded"),
+        _problem(spaces, "individual_number", "surrounding_spaces", "folded"),
+        _problem(changed & ~apostrophe & ~spaces, "individual_number", "full_width_or_separated_digits", "folded"),
         _problem(folded.isNotNull() & ~wf, "individual_number", "malformed_number", "flagged"),
         _problem(wf & ~F.col("__cd"), "individual_number", "check_digit_wrong", "flagged"),
     ]

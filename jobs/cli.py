@@ -10,7 +10,7 @@ import sys
 
 import click
 
-from jobs.errors import TenkenError, UsageError
+from jobs.errors import TenkenError, UsageError, from_spark
 
 
 def _fail(exc: BaseException) -> None:
@@ -31,7 +31,8 @@ def _one_line_errors(fn):
             _fail(exc)
         except Exception as exc:  # noqa: BLE001 - anything else is exit 1 with one line
             logging.getLogger("tenken").debug("failure", exc_info=True)
-            _fail(exc)
+            # a Spark/Py4J failure names its cause (a file it could not read: exit 2), not Py4J's call
+            _fail(from_spark(exc) or exc)
     return wrapper
 
 

@@ -11,8 +11,10 @@ duplicate link or a shared account involves.
 
 CSV is written as UTF-8 with a BOM (``utf-8-sig``, what spreadsheets recognise) or as
 CP932 for older tools; characters CP932 cannot hold are replaced by ``?`` and counted
-(the usual JIS mapping differences such as 〜/～ and −/－ are mapped, not replaced).  The
-Parquet file keeps every value as it is.
+(the usual JIS mapping differences such as 〜/～ and −/－ are mapped, not replaced).  A CSV
+cell that a spreadsheet would read as a formula (starting with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return) is prefixed with ``'`` (`neutralise`).  The Parquet file keeps
+every value as it is.
 """
 
 from __future__ import annotations
@@ -143,12 +145,23 @@ def _cp932_cell(value: str, counter: list[int]) -> str:
     return "".join(out)
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+"""A CSV cell starting with one of these is read as a formula by a spreadsheet (OWASP's CSV
+injection list, plus the full-width forms a Japanese spreadsheet may take as the same)."""
+
+
+def neutralise(text: str) -> str:
+    """OWASP's rule for CSV cells: one that a spreadsheet would read as a formula is prefixed
+    with a single quote (``=HYPERLINK(…)`` -> ``'=HYPERLINK(…)``), so it is shown as text."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
 def _cell(v) -> str:
     if v is None:
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
-    return str(v)
+    return neutralise(str(v))
 
 
 def export_holder(spark: SparkSession, cfg: dict, output: str, holder: str, category: str | None = None,
@@ -191,7 +204,7 @@ def export_holder(spark: SparkSession, cfg: dict, output: str, holder: str, cate
             batch.append(d)
             cells = [_cell(d[c]) for c in columns]
             if enc == "cp932":
-                cells = [_cp932_cell(c, replaced) for c in cells]
+                cells = [neutralise(_cp932_cell(c, replaced)) for c in cells]
             w.writerow(cells)
             rows += 1
             if len(batch) >= BATCH_ROWS:

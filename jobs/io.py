@@ -7,6 +7,7 @@ with the layout is a `UsageError`: one line, exit status 2.
 from __future__ import annotations
 
 import json
+import logging
 from functools import reduce
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pyspark.sql import types as T
 
 from jobs.errors import UsageError
 
+log = logging.getLogger("tenken")
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 _STRINGY = (T.StringType, T.VarcharType, T.CharType)
 
@@ -28,14 +30,66 @@ def load_schema(name: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def skipped(path: Path, folder: Path) -> bool:
+    """True for what Spark skips when it lists a folder: any name under ``folder`` starting
+    with ``_`` or ``.`` (``_SUCCESS``, ``_delta_log``, ``.part-0.parquet.crc``, ``.DS_Store``)."""
+    return any(part.startswith(("_", ".")) for part in path.relative_to(folder).parts)
+
+
+def data_files(folder: Path) -> list[Path]:
+    """The files Spark reads in ``folder`` (recursively, skipping `skipped` names), broken
+    symbolic links included (they are unreadable files, not absent ones)."""
+    return sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink() and not p.exists())
+                  and not skipped(p, folder))
+
+
+PARQUET_MAGIC = b"PAR1"
+CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2")
+
+
+def _is_parquet(path: Path) -> bool:
+    """Parquet's magic at both ends; an OSError (unreadable file) is a UsageError naming it."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            if len(head) < 4:
+                return False
+            fh.seek(-4, 2)
+            tail = fh.read(4)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+    return head == PARQUET_MAGIC and tail == PARQUET_MAGIC
+
+
+def check_files(folder: Path, fmt: str) -> None:
+    """Every file Spark would read in a Parquet or CSV folder is one of its kind: a stray
+    non-data file (README.txt, a spreadsheet beside the CSV files) or an unreadable one is a
+    UsageError naming it, before Spark reads it (as Parquet, a stray file fails the read with
+    a Py4J error; as CSV it would be read as rows)."""
+    for path in data_files(folder):
+        if fmt == "parquet":
+            if not _is_parquet(path):
+                raise UsageError(f"{path}: not a Parquet file (a stray non-data file in a Parquet folder: "
+                                 "remove it, or prefix its name with _ or .)")
+        elif fmt == "csv":
+            if not path.name.lower().endswith(CSV_SUFFIXES):
+                raise UsageError(f"{path}: not a CSV file (a stray non-data file in a CSV folder: "
+                                 "remove it, or prefix its name with _ or .)")
+            try:
+                with open(path, "rb") as fh:
+                    fh.read(1)
+            except OSError as exc:
+                raise UsageError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
+
+
 def detect_format(folder: Path) -> str:
     """'delta', 'parquet' or 'csv' from the folder's files; UsageError when there is no data."""
     if (folder / "_delta_log").is_dir():
         return "delta"
-    files = [p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
-    if any(p.suffix == ".parquet" for p in files):
+    files = data_files(folder)
+    if any(p.suffix.lower() == ".parquet" for p in files):
         return "parquet"
-    if any(p.suffix.lower() == ".csv" for p in files):
+    if any(p.name.lower().endswith(CSV_SUFFIXES) for p in files):
         return "csv"
     if not files:
         raise UsageError(f"input folder {folder} is empty")
@@ -44,7 +98,9 @@ def detect_format(folder: Path) -> str:
 
 def _check_csv_encoding(folder: Path, encoding: str) -> None:
     """Decode the head of each CSV file with the configured encoding; a failure is a layout error."""
-    for path in sorted(folder.rglob("*.csv")):
+    for path in data_files(folder):
+        if not path.name.lower().endswith(".csv"):
+            continue
         with open(path, "rb") as fh:
             head = fh.read(1 << 20)
         # cut at the last newline so a multi-byte character is not split
@@ -78,6 +134,7 @@ def read_folder(spark: SparkSession, folder: Path, cfg: dict, fmt: str | None = 
     """Read one input folder (Parquet, CSV or Delta; ``fmt`` from `detect_format` when not
     given); column names lower-cased."""
     fmt = fmt or detect_format(folder)
+    check_files(folder, fmt)
     try:
         if fmt == "delta":
             df = spark.read.format("delta").load(str(folder))
@@ -100,10 +157,18 @@ def conform(df: DataFrame, schema_name: str, where: str, keep: tuple[str, ...] =
 
     ``keep`` names columns passed through as they are.  Missing required columns and wrong
     types are UsageErrors.  Dates may arrive as date,
-    timestamp or text; booleans as boolean or text; everything else must be text.
+    timestamp or text; booleans as boolean or text; everything else must be text.  A column
+    of another type that holds no value at all (pandas and pyarrow write an all-null column
+    as Parquet type null, which Spark reads as int) loses nothing: it is an absent column.
     """
     schema = load_schema(schema_name)
     types = {f.name: f.dataType for f in df.schema.fields}
+    wanted = {c["name"]: c["type"] for c in schema["columns"]}
+    for name in [n for n in wanted if n in types and not _type_ok(types[n], wanted[n])]:
+        if _all_null(df, name):
+            log.warning("%s: column %s (type %s) holds no value: read as an absent column", where, name,
+                        types[name].simpleString())
+            del types[name]
     missing = [c["name"] for c in schema["columns"] if c.get("required") and c["name"] not in types]
     if missing:
         raise UsageError(f"{where}: missing required column(s) {', '.join(missing)}")
@@ -114,12 +179,7 @@ def conform(df: DataFrame, schema_name: str, where: str, keep: tuple[str, ...] =
             exprs.append(F.lit(None).cast("string").alias(name))
             continue
         have = types[name]
-        ok = isinstance(have, _STRINGY) or isinstance(have, T.NullType)
-        if want == "date":
-            ok = ok or isinstance(have, (T.DateType, T.TimestampType, T.TimestampNTZType))
-        if want == "boolean":
-            ok = ok or isinstance(have, T.BooleanType)
-        if not ok:
+        if not _type_ok(have, want):
             raise UsageError(
                 f"{where}: column {name} has type {have.simpleString()}, expected {want}"
                 + (" as text (a number type loses leading zeros)" if name == "individual_number" else "")
@@ -129,6 +189,21 @@ def conform(df: DataFrame, schema_name: str, where: str, keep: tuple[str, ...] =
         else:
             exprs.append(F.col(name).cast("string").alias(name))
     return df.select(*exprs, *keep)
+
+
+def _type_ok(have: T.DataType, want: str) -> bool:
+    ok = isinstance(have, _STRINGY) or isinstance(have, T.NullType)
+    if want == "date":
+        ok = ok or isinstance(have, (T.DateType, T.TimestampType, T.TimestampNTZType))
+    if want == "boolean":
+        ok = ok or isinstance(have, T.BooleanType)
+    return ok
+
+
+def _all_null(df: DataFrame, name: str) -> bool:
+    """True when column ``name`` holds no value (one narrow scan, only for a column whose type
+    would otherwise be refused)."""
+    return not df.select(name).where(F.col(name).isNotNull()).limit(1).collect()
 
 
 def read_inputs(spark: SparkSession, input_dir: str, cfg: dict, only: list[str] | None = None):
@@ -146,7 +221,8 @@ def read_inputs(spark: SparkSession, input_dir: str, cfg: dict, only: list[str] 
     if not cat_root.is_dir():
         raise UsageError(f"missing folder {cat_root} (one folder per linked category)")
     configured = cfg["categories"]
-    present = sorted(p.name for p in cat_root.iterdir() if p.is_dir())
+    # folders Spark would skip (_temporary, .ipynb_checkpoints) are no categories
+    present = sorted(p.name for p in cat_root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
     unknown = [c for c in present if c not in configured]
     if unknown:
         raise UsageError(f"category folder(s) not configured in categories.yaml: {', '.join(unknown)}")

@@ -18,12 +18,12 @@ from pyspark.sql import functions as F
 from jobs import candidates, classify, clean, estimate, features, gates, publish, readings, verify
 from jobs import compare as C
 from jobs import model as M
-from jobs.config import token_key
+from jobs.config import token_key, validate_run_id
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
 from jobs.joins import broadcast_if_small
 from jobs.session import get_spark
-from jobs.tokens import key_frame, with_tokens
+from jobs.tokens import MASKED_COUNT, key_frame, mask_numbers, with_tokens
 
 log = logging.getLogger("tenken")
 
@@ -124,7 +124,7 @@ def learn_model(cfg: dict, records, register, per_cat: dict, broadcast: bool) ->
 def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         categories: list[str] | None = None) -> dict:
     """Reconcile INPUT into OUTPUT and return the run's summary (the runs row as a dict)."""
-    run_id = run_id or default_run_id()
+    run_id = validate_run_id(run_id) or default_run_id()   # never a path (exit 2)
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
     t_start = time.perf_counter()
     stages = Stages()
@@ -143,11 +143,14 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         rows["categories"] = len(present)
 
     keys = key_frame(spark, key)
+    # no number through another column: a record id or account key that is a valid number is its token
+    records_raw = mask_numbers(records_raw, keys, ("record_id", "account_key"))
     with stages.stage("normalise") as rows:
         names = readings.configured_table(spark, cfg)
         # cleaned once: the value tables and the feature joins both read them
         residents_clean = materialise(residents_raw.transform(clean.clean_residents, today), cfg)
         records_clean = materialise(records_raw.transform(clean.clean_records, today), cfg)
+        n_masked = int(records_clean.agg(F.sum(MASKED_COUNT)).first()[0] or 0)   # cells replaced by a token
         # every distinct name, reading and address is normalised once (see jobs.features)
         value_rows = int(run_cfg.get("broadcast_value_rows", features.BROADCAST_VALUE_ROWS))
         tables = features.broadcast_small(features.ValueTables(*[
@@ -293,6 +296,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         staged_models = publish.stage(spark.createDataFrame(model.rows(run_id), M.MODELS_SCHEMA), output_dir, run_id,
                                       "models")
         figures["corrections"] = int(n_corrections)
+        figures["replaced_identifiers"] = n_masked
         figures["corrected_records"] = int(staged_corrections.select("category", "record_id").distinct().count())
         rows.update({"suspects": n_suspects, "quarantine rows": n_quarantined, "corrections": n_corrections})
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -94,3 +95,31 @@ def with_tokens(df: DataFrame, keys: DataFrame, columns: dict[str, str]) -> Data
         token = F.sha2(F.concat(F.col("__tk_opad"), inner), 256)
         joined = joined.withColumn(out, F.when(well_formed(src), token))
     return joined.drop(*_PAD_COLS)
+
+
+MASKED_COUNT = "__masked"
+"""The column `mask_numbers` adds: how many of the row's identifying cells it replaced."""
+_FW_DIGITS = "０１２３４５６７８９"
+
+
+def mask_numbers(df: DataFrame, keys: DataFrame, columns: tuple[str, ...] | list[str]) -> DataFrame:
+    """Replace each cell of ``columns`` that is itself a valid individual number (12 digits with
+    the right check digit; holders do key records by it) with its token, so that no output
+    can carry it through a column that is not the number's (record ids in suspects,
+    corrections, quarantine, changes and exports; account keys).  The token is the
+    contract's, of the trimmed, digit-folded number: equal values stay equal, so record-id
+    uniqueness and shared accounts are judged as before.  Adds `MASKED_COUNT` (the cells
+    replaced in the row).  Spark expressions only, the key as in `with_tokens`."""
+    present = [c for c in columns if c in df.columns]
+    if not present:
+        return df.withColumn(MASKED_COUNT, F.lit(0))
+    folded = {c: F.trim(F.translate(F.col(c).cast("string"), _FW_DIGITS, "0123456789")) for c in present}
+    staged = df.select("*", *[folded[c].alias(f"__mk_v_{c}") for c in present])
+    staged = staged.select("*", *[check_digit_ok(f"__mk_v_{c}").alias(f"__mk_hit_{c}") for c in present])
+    tokened = with_tokens(staged, keys, {f"__mk_t_{c}": f"__mk_v_{c}" for c in present})
+    count = reduce(lambda a, b: a + b, [F.col(f"__mk_hit_{c}").cast("int") for c in present])
+    out = tokened.select(
+        *[F.when(F.col(f"__mk_hit_{c}"), F.col(f"__mk_t_{c}")).otherwise(F.col(c)).alias(c) if c in present
+          else F.col(c) for c in df.columns],
+        count.alias(MASKED_COUNT))
+    return out
