@@ -21,6 +21,8 @@ setup(
         # the kanji-kana dictionary behind name readings (jobs/readings.py), read from the package
         "pykakasi==2.3.0",
     ],
-    extras_require={"dev": ["pytest>=8,<10", "recordlinkage>=0.16,<0.17"]},
+    extras_require={"dev": ["pytest>=8,<10", "recordlinkage>=0.16,<0.17",
+                            # the kill tests read the tables back with another Delta reader (delta-rs)
+                            "deltalake>=1.0,<2"]},
     entry_points={"console_scripts": ["tenken=jobs.cli:main"]},
 )

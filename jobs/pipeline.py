@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,12 +19,13 @@ from pyspark.sql import functions as F
 from jobs import candidates, classify, clean, estimate, features, gates, publish, readings, verify
 from jobs import compare as C
 from jobs import model as M
-from jobs.config import token_key, validate_run_id
+from jobs.config import token_key
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
 from jobs.joins import broadcast_if_small
+from jobs.lock import OutputLock, has_scheme
 from jobs.session import get_spark
-from jobs.tokens import MASKED_COUNT, key_frame, mask_numbers, with_tokens
+from jobs.tokens import key_frame, with_tokens
 
 log = logging.getLogger("tenken")
 
@@ -93,7 +95,8 @@ def _gate_failed(spark, output_dir: str, run_id: str, gate: "gates.GateResult", 
     where = f"{output_dir}/gates/{run_id}/index.html"
     message = f"{gate.gate} gate failed: {first}{more}; nothing published; see {where}"
     duration = time.perf_counter() - t_start
-    gates.write_results(output_dir, run_id, done, duration)
+    with publish.writing(f"{output_dir}/gates/{run_id}"):
+        gates.write_results(output_dir, run_id, done, duration)
     row = {**base, "status": "gate_failed", "finished_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
            "duration_s": round(duration, 2), "stage_seconds": {k: round(v, 2) for k, v in stages.seconds.items()},
            "gate_failures": gate.failures, "message": message}
@@ -123,19 +126,33 @@ def learn_model(cfg: dict, records, register, per_cat: dict, broadcast: bool) ->
 
 def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         categories: list[str] | None = None) -> dict:
-    """Reconcile INPUT into OUTPUT and return the run's summary (the runs row as a dict)."""
-    run_id = validate_run_id(run_id) or default_run_id()   # never a path (exit 2)
+    """Reconcile INPUT into OUTPUT and return the run's summary (the runs row as a dict).
+
+    The run holds OUTPUT's lock (`jobs.lock`) from before it writes anything to its end: a
+    second run on the same OUTPUT is refused at once (exit 2)."""
+    run_id = run_id or default_run_id()
+    key = token_key(cfg)  # fail early (exit 2) when there is no key
+    # a local OUTPUT is locked before Spark starts (refused at once); object storage needs the JVM
+    spark = get_spark(cfg) if has_scheme(output_dir) else None
+    with OutputLock(output_dir, run_id, spark) as lock:
+        return _run(cfg, input_dir, output_dir, run_id, categories, key, lock)
+
+
+def _run(cfg: dict, input_dir: str, output_dir: str, run_id: str, categories: list[str] | None, key: bytes,
+         lock: OutputLock) -> dict:
     started = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    # this attempt's rows count once the runs row names it (the reader rule, jobs.publish)
+    attempt = f"{started:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
     t_start = time.perf_counter()
     stages = Stages()
-    key = token_key(cfg)  # fail early (exit 2) when there is no key
     spark = get_spark(cfg)
     ref = reference_date(cfg)
     today = F.lit(ref.isoformat()).cast("date")
     cats = cfg["categories"]
     run_cfg = cfg.get("run") or {}
-    log.info("run %s: input %s, output %s, reference date %s", run_id, input_dir, output_dir, ref)
-    publish.recover(spark, output_dir)   # undo a publication that was killed half-way
+    log.info("run %s: input %s, output %s, reference date %s, attempt %s", run_id, input_dir, output_dir, ref,
+             attempt)
+    publish.recover(spark, output_dir)   # staging left by a killed run (we hold the lock: none is running)
 
     with stages.stage("read") as rows:
         residents_raw, records_raw, present = read_inputs(spark, input_dir, cfg, categories)
@@ -143,14 +160,11 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         rows["categories"] = len(present)
 
     keys = key_frame(spark, key)
-    # no number through another column: a record id or account key that is a valid number is its token
-    records_raw = mask_numbers(records_raw, keys, ("record_id", "account_key"))
     with stages.stage("normalise") as rows:
         names = readings.configured_table(spark, cfg)
         # cleaned once: the value tables and the feature joins both read them
         residents_clean = materialise(residents_raw.transform(clean.clean_residents, today), cfg)
         records_clean = materialise(records_raw.transform(clean.clean_records, today), cfg)
-        n_masked = int(records_clean.agg(F.sum(MASKED_COUNT)).first()[0] or 0)   # cells replaced by a token
         # every distinct name, reading and address is normalised once (see jobs.features)
         value_rows = int(run_cfg.get("broadcast_value_rows", features.BROADCAST_VALUE_ROWS))
         tables = features.broadcast_small(features.ValueTables(*[
@@ -190,7 +204,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
          "quarantined_rows": int(per_cat[c][1]), "suspects": 0}
         for c in present
     ]
-    base = {"run_id": run_id, "started_at": started, "input_path": str(Path(input_dir).resolve()),
+    base = {"run_id": run_id, "attempt": attempt, "started_at": started, "input_path": str(Path(input_dir).resolve()),
             "residents": int(n_residents), "records": int(n_records),
             "categories": cat_rows, "gate_failures": []}
     with stages.stage("input_gate") as rows:
@@ -296,7 +310,6 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         staged_models = publish.stage(spark.createDataFrame(model.rows(run_id), M.MODELS_SCHEMA), output_dir, run_id,
                                       "models")
         figures["corrections"] = int(n_corrections)
-        figures["replaced_identifiers"] = n_masked
         figures["corrected_records"] = int(staged_corrections.select("category", "record_id").distinct().count())
         rows.update({"suspects": n_suspects, "quarantine rows": n_quarantined, "corrections": n_corrections})
 
@@ -313,7 +326,8 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
     gate_s = in_gate.seconds + out_gate.seconds
     duration = time.perf_counter() - t_start
     log.info("gates: %.1f s of %.1f s so far (%.1f%%)", gate_s, duration, 100 * gate_s / duration)
-    gates.write_results(output_dir, run_id, [in_gate, out_gate], duration)
+    with publish.writing(f"{output_dir}/gates/{run_id}"):
+        gates.write_results(output_dir, run_id, [in_gate, out_gate], duration)
     summary = {
         **base, "status": "published",
         "finished_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
@@ -325,7 +339,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
         rows.update({"suspects": n_suspects, "quarantine rows": n_quarantined, "runs": 1})
         publish.commit(spark, output_dir, run_id, [("suspects", staged_suspects), ("quarantine", staged_quarantine),
                                                    ("corrections", staged_corrections), ("models", staged_models)],
-                       publish.runs_row(spark, summary))
+                       publish.runs_row(spark, summary), attempt, lock)
     # the runs row cannot hold its own commit time: the returned summary does
     summary["stage_seconds"] = {k: round(v, 2) for k, v in stages.seconds.items()}
     summary["duration_s"] = round(time.perf_counter() - t_start, 2)

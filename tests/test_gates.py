@@ -1,19 +1,15 @@
 """Gates, quarantine and atomic publication (issue 4), on one small hand-made input.
 
 One published run (``b1``) is the baseline the later tests keep intact: a run refused by
-the input gate (half the numbers of a category malformed) and a run killed while it
-commits to the published tables.  The killed run is then run again and completes.
+the input gate (half the numbers of a category malformed).  Kills during publication are
+tested in tests/test_publish.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -28,7 +24,6 @@ from jobs.cli import main
 from jobs.pipeline import run
 from tests.helpers import CAT_COLS, number, record_from, write_residents
 
-ROOT = Path(__file__).resolve().parent.parent
 REF = dt.date(2026, 11, 26)
 
 
@@ -208,51 +203,6 @@ def test_half_malformed_category_refused(base, spark, tmp_path):
     gate = json.loads((base["out"] / "gates" / "bad1" / "input.json").read_text(encoding="utf-8"))
     assert not gate["success"] and any("public_pension" in f for f in gate["failures"])
     assert not (base["out"] / "gates" / "bad1" / "output.json").exists()
-
-
-def test_kill_during_publish_then_rerun(base, spark):
-    """SIGKILL the reconcile process between two table commits: the published tables stay as
-    they were (for readers at once, on disk after recovery); the same run id then completes."""
-    out = base["out"]
-    before = snapshot(spark, out)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TENKEN_TEST_PAUSE_BETWEEN_COMMITS": "120",
-           "TENKEN_TOKEN_KEY": os.environ["TENKEN_TOKEN_KEY"]}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs.cli", "reconcile", "--input", str(base["inp"]), "--output", str(out),
-         "--run-id", "b2"],
-        cwd=str(ROOT), env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        start_new_session=True)
-    seen = []
-    try:
-        deadline = time.monotonic() + 400
-        for line in proc.stderr:   # the pipeline logs each commit
-            seen.append(line)
-            if "publish: committed suspects" in line or time.monotonic() > deadline:
-                break
-        assert any("publish: committed suspects" in ln for ln in seen), "".join(seen[-20:])
-        assert (out / publish.MANIFEST).exists()   # killed inside the publication
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-    # the suspects commit did land on disk ...
-    raw = spark.read.format("delta").load(str(out / "suspects"))
-    assert raw.where("run_id = 'b2'").count() > 0
-    # ... but readers see the tables as they were, and b2 is not published
-    for t in publish.TABLES:
-        assert sorted(publish.read_table(spark, str(out), t).toJSON().collect()) == before[t], t
-    assert publish.latest_published(spark, str(out)) == "b1"
-    # recovery (done at the start of every run) puts the tables back exactly as they were
-    assert publish.recover(spark, str(out)) == ["suspects"]
-    assert snapshot(spark, out) == before
-    assert not (out / publish.MANIFEST).exists() and not (out / publish.STAGING / "b2").exists()
-    # the same run id runs again and completes
-    summary = run(base["cfg"], str(base["inp"]), str(out), "b2")
-    assert summary["status"] == "published"
-    runs = spark.read.format("delta").load(str(out / "runs"))
-    assert runs.where("run_id = 'b2' AND status = 'published'").count() == 1
-    sus = spark.read.format("delta").load(str(out / "suspects"))
-    assert sus.where("run_id = 'b2'").count() == sus.where("run_id = 'b1'").count()
-    assert not (out / publish.MANIFEST).exists() and not (out / publish.STAGING).exists()
 
 
 def test_an_expectation_that_cannot_be_evaluated_fails_the_gate_and_says_why(spark):
