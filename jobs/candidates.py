@@ -28,8 +28,10 @@ CAND_COLS = ("num", "token", "household_id", "bd", "sx", "nk", "nfam", "ngiv", "
 
 
 def blocking_keys(df: DataFrame) -> DataFrame:
-    """Derived blocking keys: birth year, first/last alphabet-name token, and the readings
-    of the name (``rk`` full, ``rkf`` family; arrays, see `jobs.readings.reading_keys`)."""
+    """Derived blocking keys: birth year ``by``; of an alphabet name of two or more tokens the
+    first and last token (``a1``, ``a2``), the sound of its parts (``asx``) and their
+    first three letters (``apx``); and the readings of the name (``rk`` full, ``rkf``
+    family; arrays, see `jobs.readings.reading_keys`)."""
     alpha_tok = F.when(F.col("alpha") & (F.size("atok") >= 2), F.col("atok"))
     if "rfam" in df.columns:
         df = reading_keys(df)
@@ -37,12 +39,17 @@ def blocking_keys(df: DataFrame) -> DataFrame:
     # (SMYTH/SMITH, JON/JOHN) and the order of the parts
     sounds = F.array_sort(F.filter(F.array(F.soundex(F.col("nfam")), F.soundex(F.col("ngiv"))),
                                    lambda x: x.isNotNull() & (x != "")))
+    # the first three letters of each part of an alphabet name, in sorted order: survives a
+    # typo after the third letter of every part (HYLNAND/HYLAND, OLIVEF/OLIVER), where the
+    # sound of a part may change (soundex H455/H453, O411/O416)
+    prefixes = F.array_join(F.array_sort(F.transform(alpha_tok, lambda t: F.substring(t, 1, 3))), " ")
     return df.select(
         "*",
         F.year("bd").alias("by"),
         F.element_at(alpha_tok, 1).alias("a1"),
         F.element_at(alpha_tok, -1).alias("a2"),
         F.when(F.col("alpha") & (F.size(sounds) == 2), F.array_join(sounds, " ")).alias("asx"),
+        prefixes.alias("apx"),
     )
 
 
@@ -98,9 +105,7 @@ def block_keys(doubt: DataFrame, cands: DataFrame, blocking: dict) -> tuple[Data
     block keys and filtered by a broadcast semi-join with the doubtful records' keys, so
     only the blocks that matter are counted and joined.  Both are read twice
     (`pairs_in_blocks`, `block_figures`): materialise them."""
-    passes = [p for p in blocking["passes"]
-              if all(k in cands.columns and k in doubt.columns
-                     for k in list(p["keys"]) + list(p.get("split_by") or []))]
+    passes = applicable_passes(blocking, cands, doubt)
     only = blocking.get("unconfirmed_passes")
     if only is not None and {"doubtful", "unconfirmed"} <= set(doubt.columns):
         # a link questioned only as unconfirmed is overturned only by a candidate whose name
@@ -202,13 +207,66 @@ def with_term_frequencies(cands: DataFrame, blocking: dict, broadcast: bool = Fa
     return out
 
 
+def applicable_passes(blocking: dict, *frames: DataFrame) -> list[dict]:
+    """The blocking passes whose keys (and split keys) every frame has."""
+    return [p for p in blocking["passes"]
+            if all(k in df.columns for df in frames for k in list(p["keys"]) + list(p.get("split_by") or []))]
+
+
+def blocking_miss(links: DataFrame, cands: DataFrame, blocking: dict) -> tuple[float, int]:
+    """The share of true pairs that no blocking pass finds, as the run's own links teach it:
+    (share, links counted).
+
+    ``links`` is a sample of linked records (``row_id``, ``num``, the posterior ``score`` that
+    the link is right, `jobs.verify.compare_links`, and the record's blocking keys,
+    `blocking_keys`), ``cands`` the residents as candidates.  A wrong link's record differs
+    from its real owner as any record differs from its own person, so whether the passes
+    put a record and its linked resident in one block, over the links that are mostly
+    right, is how often they would find a wrong link's owner.  Each link counts with its
+    ``score``; ``classify.miss_prior_pairs`` pseudo-links of share ``classify.miss_prior``
+    keep a run with few links from a share of 0 or 1.  Block caps are not applied (a pass
+    that skips a huge block misses a little more than this says)."""
+    cls = blocking.get("classify") or {}
+    prior, weight = float(cls.get("miss_prior", 0.05)), float(cls.get("miss_prior_pairs", 20))
+    passes = applicable_passes(blocking, links, cands)
+    links = links.where(F.col("num").isNotNull())
+    nums = links.select(F.col("num").alias("__n")).distinct()
+    r_keys = _pass_keys(cands.join(nums, F.col("num") == F.col("__n"), "left_semi"), passes, ["num"])
+    l_keys = _pass_keys(links, passes, KEY).join(links.select(*KEY, "num"), KEY)
+    found = l_keys.join(r_keys, ["num", "bk"]).select(*KEY).distinct().select(*KEY, F.lit(1.0).alias("__found"))
+    row = (links.select(*KEY, "score").join(found, KEY, "left")
+           .agg(F.sum(F.col("score") * F.when(F.col("__found").isNull(), 1.0).otherwise(0.0)).alias("m"),
+                F.sum("score").alias("s"), F.count(F.lit(1)).alias("n"))
+           .first())
+    m, s, n = float(row["m"] or 0.0), float(row["s"] or 0.0), int(row["n"] or 0)
+    return (m + weight * prior) / (s + weight), n
+
+
+def outside_log2(n_residents: int, miss: float, blocking: dict) -> float:
+    """log2 of the odds mass outside a record's candidates, against one candidate of weight 0.
+
+    With its linked resident ruled out, a record's owner is any of the N residents alike, or
+    nobody in the register (``classify.owner_absent_share`` of such records: a person who
+    moved in unregistered, a record of someone never registered).  A candidate's posterior is
+    its likelihood ratio over the sum of all of them; the residents no pass found add, each
+    on average, the chance that a true pair escapes the passes (`blocking_miss`), since a
+    random pair's likelihood ratio averages 1 over its levels, and what is not blocked is the
+    part of that mass the passes leave out.  So: N * (miss + absent / (1 - absent)).  (One
+    in N for every candidate, as if no pass had looked at anybody, asked a record whose
+    name was mistyped in every part for an evidence of log2 N bits it could not give.)"""
+    cls = blocking.get("classify") or {}
+    absent = float(cls.get("owner_absent_share", 0.01))
+    return math.log2(max(1.0, n_residents * (miss + absent / (1.0 - absent))))
+
+
 def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds: dict, blocking: dict,
-                n_residents: int, model: M.Model | None = None) -> DataFrame:
+                n_residents: int, model: M.Model | None = None, outside: float | None = None) -> DataFrame:
     """Compare every pair: levels ``c_lv_*``, TF-adjusted weights ``c_w_<field>`` (rounded to
     three places), their sum ``c_w`` and the posterior ``c_p``, on the record's category's
     parameters (``model``; the configured ones without it).  The posterior of the linked
-    resident starts from the category's prior, that of any other resident of a linked record
-    from 1 / N (the register's size ``n_residents``).
+    resident starts from the category's prior; that of any other resident is its likelihood
+    ratio against the mass outside the candidates, ``outside`` (log2, `outside_log2`; without
+    it log2 N, the register's size ``n_residents``, as if the passes had found nobody).
 
     ``cands`` carries the term frequencies of `with_term_frequencies`: a level declared with
     term frequencies (`jobs.compare.Level.tf`) of a field in ``classify.tf_adjust`` takes
@@ -250,13 +308,13 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
         *[F.round(w, 3).alias(f"c_w_{k}") for k, w in weights.items()],
         total.alias("c_w"),
         C.name_judgement(F.col("c_lv_name_kanji"), F.col("c_lv_name_kana")).alias("c_name_judgement"),
-        # the linked resident has its category's prior (links are mostly right); against a
-        # link, any other resident has only that of a random one, 1 in the register's size
-        # (Fellegi-Sunter's prior for a pair nobody linked): to overturn a link a candidate
-        # must bring its own evidence.  A record that names nobody (no number, a broken or
-        # unknown one) keeps the category's prior for its candidates: its owner is sought
-        F.when((F.col("c_num") == F.col("l_num")) | F.col("l_rnum").isNull(), M.prior_column(model, cat))
-        .otherwise(F.lit(-math.log2(max(2, n_residents)))).alias("__prior"),
+        # the linked resident has its category's prior (links are mostly right); any other
+        # resident, of a linked record or of one that names nobody, is weighed against the
+        # mass outside the candidates (`outside_log2`): to overturn a link, or to name an
+        # owner, a candidate must bring its own evidence
+        F.when(F.col("c_num") == F.col("l_num"), M.prior_column(model, cat))
+        .otherwise(F.lit(-float(outside if outside is not None else math.log2(max(2, n_residents)))))
+        .alias("__prior"),
     ).withColumn("c_p", M.posterior(F.col("c_w"), F.col("__prior"))).drop("__prior")
 
 
@@ -268,10 +326,14 @@ def _clean_match(thresholds: dict) -> Column:
     return (F.col("c_p") >= F.lit(float(dec["match_threshold"]))) & ~C.differs(dec["search_fields"], "c_lv_")
 
 
-def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:
+def best_candidates(scored: DataFrame, thresholds: dict, outside: float | None = None) -> DataFrame:
     """Per record: the best other resident (``s_*``), the runner-up's weight and whether it
     is a clean match too, the linked resident's weight on the same scale (``linked_w``)
     and the number of candidates.
+
+    The best candidate's ``s_score`` is its likelihood ratio over those of all the other
+    candidates and the mass outside them (``outside``, log2, `outside_log2`): two residents
+    that fit alike share the probability (without ``outside``, the pair's own ``c_p``).
 
     One shuffle and one sort of the pairs: within a record the pairs are ordered linked
     last, then heaviest first, token; the first row is the best candidate (or
@@ -291,7 +353,11 @@ def best_candidates(scored: DataFrame, thresholds: dict) -> DataFrame:
         F.max(F.when(F.col("is_linked"), F.col("c_w"))).over(whole).alias("linked_w"),
         F.max(F.when(F.col("is_linked"), F.col("c_p"))).over(whole).alias("linked_p"),
         F.count(F.when(other, F.lit(1))).over(whole).alias("n_candidates"),
+        F.sum(F.when(other, F.pow(F.lit(2.0), F.col("c_w")))).over(whole).alias("__lr_others"),
     ).where(F.col("rank") == 1)
+    if outside is not None:
+        score = F.pow(F.lit(2.0), F.col("c_w")) / (F.col("__lr_others") + F.lit(2.0 ** float(outside)))
+        ranked = ranked.withColumn("c_p", F.when(other, score).otherwise(F.col("c_p")))
 
     def best(c: str) -> Column:
         return F.when(other, F.col(c))

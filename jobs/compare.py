@@ -344,6 +344,15 @@ def _address_similar(p: Pair) -> Column:
     return F.coalesce((F.least(F.length(a), F.length(b)) >= 10) & (F.levenshtein(a, b) * 5 <= longer), F.lit(False))
 
 
+def _address_overlap(p: Pair) -> Column:
+    """The normalised addresses share most of their character bigrams (Dice >= 0.7), at least
+    ten characters each: a part added or left out (a building, a locality: ``van praag place
+    wallan`` for ``van praag place the homestead wallan``), parts in another order, which an
+    edit distance counts as many edits.  Bigrams, not words: a Japanese address has no spaces."""
+    a, b = p.l("ak"), p.r("ak")
+    return F.coalesce((F.least(F.length(a), F.length(b)) >= 10) & (S.qgram_dice(a, b) >= F.lit(0.7)), F.lit(False))
+
+
 NAME_KANJI = Comparison("name_kanji", (
     Level("missing", lambda p: p.l("nk").isNull() | p.r("nk").isNull(), NULL),
     Level("exact", _nk_exact, AGREE, tf=True, doc="the same name once normalised (width, spaces, variant kanji, "
@@ -359,8 +368,10 @@ NAME_KANJI = Comparison("name_kanji", (
           doc="family and given name in the other order (秀斗 髙田 for 高田 秀斗)"),
     Level("part_missing", lambda p: _part_missing(p, "nk", "nfam", "ngiv") | _alpha_subset(p), DIFFER,
           doc="one side holds only one part of the other's name (高橋 for 高橋 玲里), or alphabet tokens left out"),
-    Level("maiden", lambda p: _nk_maiden(p) | (~_nk_given_diff(p) & p.both_alpha() & _alpha_maiden(p.lp, p.rp)), AGREE,
-          doc="family name differs, given name equal: a former (maiden) name, which holders keep"),
+    Level("maiden", lambda p: _nk_maiden(p) | (~_nk_given_diff(p) & p.both_alpha() & _alpha_maiden(p.lp, p.rp)), DIFFER,
+          correctable=False,
+          doc="family name differs, given name equal: a former (maiden) name, which holders keep (no error, "
+              "but a stranger who shares the given name looks alike: searched)"),
     Level("given_diff", lambda p: _nk_given_diff(p) | (p.both_alpha() & _alpha_given_diff(p.lp, p.rp)), DIFFER,
           doc="family name equal, given name differs (a household member looks like this)"),
     Level("jw_high", lambda p: _jw_name(p, "nk", "nfam", "ngiv", 0.94), DIFFER,
@@ -417,7 +428,8 @@ NAME_KANA = Comparison("name_kana", (
           doc="family and given reading in the other order (ﾋｶﾙ ｲｶﾞﾗｼ for イガラシ ヒカル)"),
     Level("part_missing", lambda p: _part_missing(p, "kk", "kfam", "kgiv"), DIFFER,
           doc="one side holds only one part of the other's reading (ヨネミツ for ナカムラ ヨネミツ)"),
-    Level("maiden", _kana_maiden, AGREE, doc="another family name, the given name equal: a former (maiden) name"),
+    Level("maiden", _kana_maiden, DIFFER, correctable=False,
+          doc="another family name, the given name equal: a former (maiden) name (searched, no error)"),
     Level("close", _kana_close, DIFFER, doc="one kana substituted, inserted or dropped; or a foreign name's middle name left out"),
     Level("given_diff", _kana_given_diff, DIFFER, doc="family reading equal, given reading differs"),
     Level("jw_high", lambda p: _jw_name(p, "kk", "kfam", "kgiv", 0.94), DIFFER,
@@ -466,6 +478,9 @@ ADDRESS = Comparison("address", (
           correctable=False),
     Level("similar", _address_similar, DIFFER,
           doc="at most one edit in five apart: several typos or a word spelt otherwise"),
+    Level("overlap", _address_overlap, DIFFER, correctable=False,
+          doc="most character pairs shared (Dice of bigrams >= 0.7): a word added or left out, "
+              "parts in another order"),
     Level("different", None, DIFFER, doc="an older address held by a holder is normal", correctable=False),
 ))
 

@@ -301,6 +301,10 @@ BLOCKING = Map({
         "flag_verified_ties": Bool(),
         "tf_adjust": List(Str(BASIC_FIELDS)),
         "tf_floor": Num(0, 1, lo_open=True),
+        "owner_absent_share": Num(0, 0.5),
+        "miss_prior": Num(0, 1),
+        "miss_prior_pairs": Num(0),
+        "miss_sample_links": Int(1),
     }),
 }, required=("passes",))
 

@@ -19,13 +19,13 @@ from pyspark.sql import functions as F
 from jobs import candidates, classify, clean, estimate, features, gates, publish, readings, verify
 from jobs import compare as C
 from jobs import model as M
-from jobs.config import token_key
+from jobs.config import token_key, validate_run_id
 from jobs.errors import GateFailed, UsageError
 from jobs.io import read_inputs
 from jobs.joins import broadcast_if_small
 from jobs.lock import OutputLock, has_scheme
 from jobs.session import get_spark
-from jobs.tokens import key_frame, with_tokens
+from jobs.tokens import MASKED_COUNT, key_frame, mask_numbers, with_tokens
 
 log = logging.getLogger("tenken")
 
@@ -130,7 +130,7 @@ def run(cfg: dict, input_dir: str, output_dir: str, run_id: str | None = None,
 
     The run holds OUTPUT's lock (`jobs.lock`) from before it writes anything to its end: a
     second run on the same OUTPUT is refused at once (exit 2)."""
-    run_id = run_id or default_run_id()
+    run_id = validate_run_id(run_id) or default_run_id()   # never a path (exit 2)
     key = token_key(cfg)  # fail early (exit 2) when there is no key
     # a local OUTPUT is locked before Spark starts (refused at once); object storage needs the JVM
     spark = get_spark(cfg) if has_scheme(output_dir) else None
@@ -160,11 +160,14 @@ def _run(cfg: dict, input_dir: str, output_dir: str, run_id: str, categories: li
         rows["categories"] = len(present)
 
     keys = key_frame(spark, key)
+    # no number through another column: a record id or account key that is a valid number is its token
+    records_raw = mask_numbers(records_raw, keys, ("record_id", "account_key"))
     with stages.stage("normalise") as rows:
         names = readings.configured_table(spark, cfg)
         # cleaned once: the value tables and the feature joins both read them
         residents_clean = materialise(residents_raw.transform(clean.clean_residents, today), cfg)
         records_clean = materialise(records_raw.transform(clean.clean_records, today), cfg)
+        n_masked = int(records_clean.agg(F.sum(MASKED_COUNT)).first()[0] or 0)   # cells replaced by a token
         # every distinct name, reading and address is normalised once (see jobs.features)
         value_rows = int(run_cfg.get("broadcast_value_rows", features.BROADCAST_VALUE_ROWS))
         tables = features.broadcast_small(features.ValueTables(*[
@@ -262,12 +265,23 @@ def _run(cfg: dict, input_dir: str, output_dir: str, run_id: str, categories: li
         pairs = materialise(candidates.pairs_in_blocks(sized, r_keys, doubt, blocking), cfg)
         pass_figures = candidates.block_figures(sized, pairs, blocking)
         n_pairs = pairs.count()
+        # how often the passes miss a record's own person, on a sample of the run's links
+        sample_n = int((blocking.get("classify") or {}).get("miss_sample_links", 20000))
+        links = linked.where(F.col("r_num").isNotNull()).sample(min(1.0, sample_n / max(1, n_records)), seed=7)
+        links = verify.with_record_keys(links.select("row_id", "num", "score"), records, True).transform(
+            candidates.blocking_keys)
+        miss, miss_links = candidates.blocking_miss(links, cands, blocking)
+        outside = candidates.outside_log2(n_residents, miss, blocking)
         scored = materialise(candidates.score_pairs(pairs, doubt, cands, cfg["thresholds"], blocking, n_residents,
-                                                    model), cfg)
-        best = materialise(candidates.best_candidates(scored, cfg["thresholds"]), cfg)
+                                                    model, outside), cfg)
+        best = materialise(candidates.best_candidates(scored, cfg["thresholds"], outside), cfg)
         searched = linked.where(~questioned).unionByName(
             candidates.apply_candidates(doubt.select(*linked.columns), best, blocking), allowMissingColumns=True)
+        log.info("search: passes miss %.2f%% of %d sampled links; outside the candidates %.1f bits",
+                 100 * miss, miss_links, outside)
         figures = {"doubtful_records": int(n_doubt), "candidate_pairs": int(n_pairs),
+                   # figures are integers: the share in parts per million, the bits in thousandths
+                   "search.blocking_miss_ppm": round(1e6 * miss), "search.outside_millibits": round(1e3 * outside),
                    "ambiguous_residents": int(residents.where(F.col("amb")).count())}
         for r in pass_figures.collect():
             for k in ("pairs", "largest_block", "oversized_blocks", "skipped_blocks"):
@@ -310,6 +324,7 @@ def _run(cfg: dict, input_dir: str, output_dir: str, run_id: str, categories: li
         staged_models = publish.stage(spark.createDataFrame(model.rows(run_id), M.MODELS_SCHEMA), output_dir, run_id,
                                       "models")
         figures["corrections"] = int(n_corrections)
+        figures["replaced_identifiers"] = n_masked
         figures["corrected_records"] = int(staged_corrections.select("category", "record_id").distinct().count())
         rows.update({"suspects": n_suspects, "quarantine rows": n_quarantined, "corrections": n_corrections})
 

@@ -439,3 +439,32 @@ def token_jaccard(a: ColumnOrName, b: ColumnOrName) -> Column:
     [JOHN, SMITH] against [JOHN, PAUL, SMITH] is 2/3). Null when either array is null or
     has no token."""
     return _token_ratio(a, b, lambda sa, sb: F.size(F.array_union(sa, sb)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Character q-grams
+# ---------------------------------------------------------------------------------------------
+
+
+def qgrams(s: ColumnOrName, q: int = 2) -> Column:
+    """The distinct substrings of ``q`` characters of a string, as ``array<string>``: a
+    string shorter than ``q`` gives its own single element, null gives null."""
+    s = _col(s)
+    n = F.length(s) - F.lit(q - 1)
+    grams = F.transform(F.sequence(F.lit(1), F.greatest(n, F.lit(1))), lambda i: F.substr(s, i, F.lit(q)))
+    return F.when(s.isNotNull(), F.array_distinct(grams))
+
+
+def qgram_dice(a: ColumnOrName, b: ColumnOrName, q: int = 2) -> Column:
+    """Dice coefficient of two strings' q-gram sets, 2 |A ∩ B| / (|A| + |B|), between 0 and 1
+    (1 for equal strings; null when either is null or empty).
+
+    Unlike an edit distance it does not grow with where the strings differ: a word added or
+    left out of an address (``vanpraagplacewallan`` in ``vanpraagplacethehomesteadwallan``)
+    keeps most q-grams, while two streets of one town share few.  Works alike for Latin and
+    for kanji and kana, where words are not separated by spaces."""
+    a, b = _col(a), _col(b)
+    ga, gb = qgrams(a, q), qgrams(b, q)
+    common = F.size(F.array_intersect(ga, gb))
+    return F.when((F.length(a) > 0) & (F.length(b) > 0),
+                  F.lit(2.0) * common / (F.size(ga) + F.size(gb)))

@@ -219,6 +219,14 @@ GENERIC = [
     (("ROBERTS JOHNATHAN", None, "1987-10-25", "1", "studley steet rose avle riverwood qld 4869"),
      ("ROBERSON JONATHAN", None, "1987-12-05", "1", "studley street rose vale riverwood qld 4869"),
      {"name_kanji": "jw_mid", "birth_date": "slip", "address": "similar"}),
+    # a part of an address added or left out (FEBRL2 rec-2889: the homestead), its parts in
+    # another order: most character bigrams still shared, though many edits apart
+    (("DINNISON NAOMI", None, "1966-02-05", None, "van praag place wallan vic 2360"),
+     ("DINNISON NAOMI", None, "1966-02-05", None, "van praag place the homestead wallan vic 2360"),
+     {"name_kanji": "exact", "address": "overlap"}),
+    ((None, "タナカ ハナ", "1966-02-05", "2", "丸の内1-2-3 千代田区"),
+     (None, "タナカ ハナ", "1966-02-05", "2", "千代田区丸の内1-2-3"),
+     {"name_kana": "exact", "address": "overlap"}),
     ((None, "ハセワガ シンイチウロ", "1921-12-05", "1", None),
      (None, "ハセガワ シンイチロウ", "1921-05-12", "1", A),
      {"name_kana": "jw_high", "birth_date": "swap"}),

@@ -337,3 +337,34 @@ def test_token_similarities(spark):
     for (a, b, c, j), r in zip(TOKENS, rows):
         assert _close(r.c, c) and _close(r.c, ref_containment(a, b)), (a, b, r.c)
         assert _close(r.j, j) and _close(r.j, ref_jaccard(a, b)), (a, b, r.j)
+
+
+def ref_dice(a, b, q=2):
+    if not a or not b:
+        return None
+    grams = lambda s: {s[i:i + q] for i in range(max(1, len(s) - q + 1))}  # noqa: E731
+    ga, gb = grams(a), grams(b)
+    return 2 * len(ga & gb) / (len(ga) + len(gb))
+
+
+QGRAMS = [
+    ("VANPRAAGPLACEWALLANVIC2360", "VANPRAAGPLACETHEHOMESTEADWALLANVIC2360"),
+    ("千代田区丸の内1-2-3", "千代田区大手町2-1"),
+    ("ABAB", "BABA"),
+    ("A", "A"),
+    ("A", "AB"),
+    ("SAME", "SAME"),
+    ("", "X"),
+    (None, "X"),
+]
+
+
+def test_qgram_dice(spark):
+    df = spark.createDataFrame([(k, a, b) for k, (a, b) in enumerate(QGRAMS)], "k int, a string, b string")
+    rows = sorted(df.select("k", S.qgram_dice("a", "b").alias("d")).collect(), key=lambda r: r.k)
+    for (a, b), r in zip(QGRAMS, rows):
+        assert _close(r.d, ref_dice(a, b)), (a, b, r.d, ref_dice(a, b))
+    by = {QGRAMS[r.k]: r.d for r in rows}
+    # a part added to an address keeps most of it; another street of the same town does not
+    assert by[QGRAMS[0]] > 0.7 > by[QGRAMS[1]]
+    assert by[("SAME", "SAME")] == 1.0
