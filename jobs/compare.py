@@ -344,13 +344,18 @@ def _address_similar(p: Pair) -> Column:
     return F.coalesce((F.least(F.length(a), F.length(b)) >= 10) & (F.levenshtein(a, b) * 5 <= longer), F.lit(False))
 
 
-def _address_overlap(p: Pair) -> Column:
-    """The normalised addresses share most of their character bigrams (Dice >= 0.7), at least
-    ten characters each: a part added or left out (a building, a locality: ``van praag place
-    wallan`` for ``van praag place the homestead wallan``), parts in another order, which an
-    edit distance counts as many edits.  Bigrams, not words: a Japanese address has no spaces."""
-    a, b = p.l("ak"), p.r("ak")
-    return F.coalesce((F.least(F.length(a), F.length(b)) >= 10) & (S.qgram_dice(a, b) >= F.lit(0.7)), F.lit(False))
+def _address_dice(threshold: float) -> Callable[[Pair], Column]:
+    """The normalised addresses, at least ten characters each, share character bigrams with a
+    Dice coefficient of at least ``threshold`` (`jobs.similarity.qgram_dice`): a part added or
+    left out (a building, a locality: ``van praag place wallan`` for ``van praag place the
+    homestead wallan``), parts in another order, which an edit distance counts as many edits.
+    Bigrams, not words: a Japanese address has no spaces.  Two bands, as record linkage
+    bands a similarity: how much each is worth is learned (u from random pairs, m by EM)."""
+    def level(p: Pair) -> Column:
+        a, b = p.l("ak"), p.r("ak")
+        return F.coalesce((F.least(F.length(a), F.length(b)) >= 10) & (S.qgram_dice(a, b) >= F.lit(threshold)),
+                          F.lit(False))
+    return level
 
 
 NAME_KANJI = Comparison("name_kanji", (
@@ -478,9 +483,12 @@ ADDRESS = Comparison("address", (
           correctable=False),
     Level("similar", _address_similar, DIFFER,
           doc="at most one edit in five apart: several typos or a word spelt otherwise"),
-    Level("overlap", _address_overlap, DIFFER, correctable=False,
+    Level("overlap", _address_dice(0.7), DIFFER, correctable=False,
           doc="most character pairs shared (Dice of bigrams >= 0.7): a word added or left out, "
               "parts in another order"),
+    Level("partial", _address_dice(0.5), DIFFER, correctable=False,
+          doc="half the character pairs shared (Dice of bigrams >= 0.5): a part replaced as well as typos, "
+              "the same ward or street with another town or number"),
     Level("different", None, DIFFER, doc="an older address held by a holder is normal", correctable=False),
 ))
 

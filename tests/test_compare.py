@@ -227,6 +227,10 @@ GENERIC = [
     ((None, "タナカ ハナ", "1966-02-05", "2", "丸の内1-2-3 千代田区"),
      (None, "タナカ ハナ", "1966-02-05", "2", "千代田区丸の内1-2-3"),
      {"name_kana": "exact", "address": "overlap"}),
+    # FEBRL2 rec-3779: the locality replaced, a typo and two postcode digits swapped besides
+    (("WHITE LILLIANNA", None, None, None, "245 duncan street clear vreek thornlie sa 2673"),
+     ("WHITE LILLIANNA", None, None, None, "245 duncan street clear creek queenscliff sa 2763"),
+     {"name_kanji": "exact", "address": "partial"}),
     ((None, "ハセワガ シンイチウロ", "1921-12-05", "1", None),
      (None, "ハセガワ シンイチロウ", "1921-05-12", "1", A),
      {"name_kana": "jw_high", "birth_date": "swap"}),
