@@ -284,8 +284,8 @@ def score_pairs(pairs: DataFrame, doubt: DataFrame, cands: DataFrame, thresholds
     right = cands.select(*[F.col(c).alias(f"c_{c}") for c in CAND_COLS], *given_tf)
     df = pairs.join(left, KEY).join(right, F.col("num") == F.col("c_num"))
     lv = C.levels("", "c_")
-    df = df.select("*", *[v.alias(f"c_lv_{k}") for k, v in lv.items()])
-    cat = F.col("category")
+    df = df.select("*", *[v.alias(f"c_lv_{k}") for k, v in lv.items()], M.category_index(model).alias("__ci"))
+    cat = F.col("__ci")
     weights = {}
     for field in lv:
         level = F.col(f"c_lv_{field}")
@@ -355,6 +355,10 @@ def best_candidates(scored: DataFrame, thresholds: dict, outside: float | None =
         F.count(F.when(other, F.lit(1))).over(whole).alias("n_candidates"),
         F.sum(F.when(other, F.pow(F.lit(2.0), F.col("c_w")))).over(whole).alias("__lr_others"),
     ).where(F.col("rank") == 1)
+    # the best candidate's own strength (``c_p``: it against everybody the passes did not
+    # find) says whether it is a match at all; shared with the other candidates, it is the
+    # probability that it is the one (two twins who fit alike get half each: a tie)
+    ranked = ranked.withColumn("s_alone", F.when(other, F.col("c_p")))
     if outside is not None:
         score = F.pow(F.lit(2.0), F.col("c_w")) / (F.col("__lr_others") + F.lit(2.0 ** float(outside)))
         ranked = ranked.withColumn("c_p", F.when(other, score).otherwise(F.col("c_p")))
@@ -364,7 +368,7 @@ def best_candidates(scored: DataFrame, thresholds: dict, outside: float | None =
     return ranked.select(
         *KEY, best("c_num").alias("s_num"), best("c_token").alias("s_token"),
         best("c_household_id").alias("s_hh"), best("c_w").alias("s_w"), best("c_p").alias("s_score"),
-        best("c_clean").alias("s_clean"), *[best(f"c_w_{f}").alias(f"s_w_{f}") for f in C.FIELDS],
+        best("c_clean").alias("s_clean"), "s_alone", *[best(f"c_w_{f}").alias(f"s_w_{f}") for f in C.FIELDS],
         "linked_w", "linked_p", best("n_candidates").alias("n_candidates"),
         best("c_name_judgement").alias("s_name_judgement"),
         best("passes").alias("s_passes"), *[best(f"c_lv_{f}").alias(f"s_lv_{f}") for f in C.FIELDS],
@@ -390,7 +394,10 @@ def apply_candidates(linked: DataFrame, best: DataFrame, blocking: dict) -> Data
     margin = float(cls.get("min_margin_log2", 3.0))
     tie = float(cls.get("tie_margin_log2", 1.0))
     df = linked.join(best, KEY, "left")
-    good = F.coalesce(F.col("s_score") >= accept, F.lit(False))
+    # a match at all: the candidate on its own against everybody the passes did not find (its
+    # tie partners share the probability of being the one, s_score, but not its strength)
+    strength = F.col("s_alone") if "s_alone" in df.columns else F.col("s_score")
+    good = F.coalesce(strength >= accept, F.lit(False))
     questioned = F.col("doubtful") | F.col("unconfirmed")
     beats_linked = F.coalesce(F.col("linked_w").isNull() | (F.col("s_w") - F.col("linked_w") >= margin), F.lit(False))
     tied = F.coalesce(F.col("second_w") >= F.col("s_w") - tie, F.lit(False))

@@ -240,20 +240,32 @@ def sample_links(records: DataFrame, per_category: int, counts: dict[str, int], 
 # --- weights as columns ------------------------------------------------------------------
 
 
-def _by_category(model: Model, values: dict[str, float], category: Column) -> Column:
-    """``values[category]`` as a column: a constant when all are equal, else an element of a
-    literal array indexed by the category's position (one lookup, not a CASE per category)."""
+def category_index(model: Model, category: Column | None = None) -> Column:
+    """The position (1-based) of each row's category among the model's learned categories,
+    0 for a category the model has none for: computed once per row (as a column) and given
+    to `weight_column`, `m_column` and `prior_column`, which then look up an element of a
+    literal array instead of searching the category again for every field and level."""
+    category = F.col("category") if category is None else category
+    cats = sorted(model.categories)
+    if not cats:
+        return F.lit(0)
+    return F.array_position(F.array(*[F.lit(c) for c in cats]), category).cast("int")
+
+
+def _by_category(model: Model, values: dict[str, float], index: Column) -> Column:
+    """``values[category]`` as a column over the category's ``index`` (`category_index`): a
+    constant when all are equal, else an element of a literal array (null for index 0)."""
     distinct = set(values.values())
     if len(distinct) <= 1:
         return F.lit(next(iter(distinct)) if distinct else 0.0)
     cats = sorted(values)
-    idx = F.array_position(F.array(*[F.lit(c) for c in cats]), category)
     arr = F.array(*[F.lit(float(values[c])) for c in cats])
-    return F.when(idx > 0, F.element_at(arr, idx.cast("int")))
+    return F.when(index > 0, F.element_at(arr, index))
 
 
 def weight_column(model: Model, fld: str, level: Column, category: Column) -> Column:
-    """log2(m/u) of the pair's level for its category's m; 0 for the null levels."""
+    """log2(m/u) of the pair's level for its category's m; 0 for the null levels.
+    ``category`` is the row's `category_index`."""
     expr = F.lit(0.0)
     comp = C.COMPARISONS[fld]
     cats = sorted(model.categories)

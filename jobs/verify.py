@@ -90,9 +90,9 @@ def compare_links(df: DataFrame, thresholds: dict, model: M.Model | None = None)
     38.5 core-s), Spark checks every map it builds for duplicate keys."""
     model = model or M.fixed_model(thresholds)
     lv = C.levels("", "r_")
-    out = df.select("*", *[v.alias(f"lv_{k}") for k, v in lv.items()])
+    out = df.select("*", *[v.alias(f"lv_{k}") for k, v in lv.items()], M.category_index(model).alias("__ci"))
     lvc = {k: F.col(f"lv_{k}") for k in lv}
-    cat = F.col("category")
+    cat = F.col("__ci")
     # the raw weights first, as columns: the correlated fields' combination reads each twice,
     # and inlined it made the generated code too large to compile
     out = out.select("*", *[M.weight_column(model, k, lvc[k], cat).alias(f"w_{k}") for k in lvc])
@@ -101,12 +101,13 @@ def compare_links(df: DataFrame, thresholds: dict, model: M.Model | None = None)
     for w in weights.values():
         total = total + w
     return out.select(
-        *[c for c in out.columns if not c.startswith("w_")],
+        *[c for c in out.columns if not c.startswith("w_") and c != "__ci"],
         *[w.alias(f"w_{k}") for k, w in weights.items()],
         total.alias("w_total"),
         C.name_judgement(lvc["name_kanji"], lvc["name_kana"]).alias("name_judgement"),
-    ).withColumn("score", F.when(F.col("r_num").isNotNull(), M.posterior(F.col("w_total"), M.prior_column(model, cat)))
-                 .otherwise(F.lit(0.0)))
+        M.prior_column(model, cat).alias("__prior"),
+    ).withColumn("score", F.when(F.col("r_num").isNotNull(), M.posterior(F.col("w_total"), F.col("__prior")))
+                 .otherwise(F.lit(0.0))).drop("__prior")
 
 
 def doubtful_link(thresholds: dict) -> Column:
