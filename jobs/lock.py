@@ -28,6 +28,7 @@ lock is still its own (its token) before it commits the runs row.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -253,6 +254,8 @@ class OutputLock:
             try:
                 created = self.store.create(self._body())
             except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO):   # a fault, not a usage error
+                    raise TenkenError(f"cannot write {where}: {exc.strerror}; nothing was published") from exc
                 raise UsageError(f"output {self.output} is not writable: cannot create {where}: "
                                  f"{exc.strerror or exc}") from exc
             if created:

@@ -248,9 +248,9 @@ def apply_rule(df: DataFrame, published: list[tuple[str, str | None]]) -> DataFr
 def read_table(spark: SparkSession, output: str, name: str) -> DataFrame | None:
     """OUTPUT/<name> as published: the runs table as it is, a run-keyed table's rows that
     count by the reader rule (None when the table or the runs table does not exist)."""
-    published = published_attempts(spark, output)   # the runs table first (see the docstring)
     if name == "runs":
         return _load(spark, output, "runs")
+    published = published_attempts(spark, output)   # the runs table first (see the docstring)
     df = _load(spark, output, name)
     if df is None or published is None:
         return None
