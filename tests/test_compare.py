@@ -41,10 +41,11 @@ CASES = [
     (("佐藤 翔太", None, "1990-02-02", "1", None),
      ("佐藤 将太", "サトウ ショウタ", "1990-02-02", "1", A),
      {"name_kanji": "reading"}),
-    # twins: 優太 and 優斗 read ユウタ and ユウト, so the dictionary does not join them
+    # twins: 優太 and 優斗 read ユウタ and ユウト, so the dictionary does not join them (and the
+    # record's kanji read as the family, not as the given reading: given_unread)
     (("山田 優太", None, "2001-03-03", "1", None),
      ("山田 優斗", "ヤマダ ユウト", "2001-03-03", "1", A),
-     {"name_kanji": "given_diff", "name_kana": "missing"}),
+     {"name_kanji": "given_diff", "name_kana": "given_unread"}),
 ]
 
 
@@ -57,10 +58,10 @@ CASES += [
     ((None, "さとう　けんいち", "1970-01-01", "1", None),
      ("佐藤 健一", None, "1970-01-01", "1", A),
      {"name_kanji": "missing", "name_kana": "reading"}),
-    # ... but not another given name's reading
+    # ... but not another given name's reading: the family reads alike, the given name not
     ((None, "サトウ ケンジ", "1970-01-01", "1", None),
      ("佐藤 健一", None, "1970-01-01", "1", A),
-     {"name_kanji": "missing", "name_kana": "missing"}),
+     {"name_kanji": "missing", "name_kana": "given_unread"}),
     # a foreign resident's katakana name with the middle name left out (at the end, or
     # before the given name as in Vietnamese names): close, not another given name
     ((None, "ﾌｪﾚｲﾗ ﾌｪﾙﾅﾝﾀﾞ", "1998-08-12", "2", None),
@@ -101,7 +102,7 @@ CASES += [
     # ... but not another name
     (("メンドーサ・カルロス", None, "1990-01-01", "1", None),
      ("MENDOZA RAMON", "メンドーサ ラモン", "1990-01-01", "1", A),
-     {"name_kanji": "different", "name_kana": "missing", "judgement": "hard"}),
+     {"name_kanji": "different", "name_kana": "given_unread", "judgement": "hard"}),
     # an alphabet name whose parts are split or joined otherwise, in either order
     (("KIM JI-WOO", None, "2000-01-01", "2", None),
      ("JIWOO KIM", None, "2000-01-01", "2", A),
@@ -231,6 +232,14 @@ GENERIC = [
     (("WHITE LILLIANNA", None, None, None, "245 duncan street clear vreek thornlie sa 2673"),
      ("WHITE LILLIANNA", None, None, None, "245 duncan street clear creek queenscliff sa 2763"),
      {"name_kanji": "exact", "address": "partial"}),
+    # a reading-only record against a register name in kanji only (200k sample seed 13, twins
+    # 梶原 直美 / 梶原 美咲): the family reads alike, the given reading is not one of 美咲's
+    ((None, "ヤマダ ナオミ", "2023-08-14", "2", None),
+     ("山田 美咲", None, "2023-08-14", "2", A),
+     {"name_kanji": "missing", "name_kana": "given_unread"}),
+    ((None, "ヤマダ ミサキ", "2023-08-14", "2", None),
+     ("山田 美咲", None, "2023-08-14", "2", A),
+     {"name_kana": "reading"}),
     ((None, "ハセワガ シンイチウロ", "1921-12-05", "1", None),
      (None, "ハセガワ シンイチロウ", "1921-05-12", "1", A),
      {"name_kana": "jw_high", "birth_date": "swap"}),

@@ -77,9 +77,8 @@ PEOPLE = {
     "smith": (22, "SMITH OLIVIA", None, "1992-06-30", "2", "H-SMITH", "沖縄県那覇市おもろまち1丁目1番1号"),
     "okamoto": (23, "岡本 達也", "オカモト タツヤ", "1975-08-19", "1", "H-OKAMOTO", "広島県広島市南区松原町1番1号"),
     "nishimura": (24, "西村 恵美", "ニシムラ エミ", "1992-01-27", "2", "H-NISHIMURA", "福岡県北九州市小倉北区城内1番1号"),
-    # a woman who kept her former name on a record, and a stranger with another's given name
+    # a woman whose former name a holder kept
     "morikawa": (25, "森川 裕子", "モリカワ ユウコ", "1960-08-08", "2", "H-MORIKAWA", "長野県長野市大字鶴賀1番地"),
-    "kinoshita": (26, "木下 恵美", "キノシタ エミ", "1977-03-03", "2", "H-KINOSHITA", "北海道札幌市中央区北1条西2丁目1番地"),
 }
 
 # Common family and given names (with readings) for the rest of the register.
@@ -173,11 +172,8 @@ def records(r: dict[str, dict]) -> dict[str, list[dict]]:
             on("saito", "control-exact"),
             on("smith", "control-alpha"),
             on("okamoto", "wrong-random", owner="nishimura"),
-            # 6. a former family name kept by a holder (the same person, no error), and a record
-            # without a birth date linked to a stranger who shares only the given name (FEBRL2
-            # rec-783-org, SEEN SOPHIE for REID SOPHIE): its own person is in the register
+            # 6. a former family name kept by a holder: the same person, no error
             on("morikawa", "maiden-name", name_kanji="小松 裕子", name_kana="コマツ ユウコ"),
-            on("kinoshita", "given-name-stranger", owner="nishimura", birth_date=None),
         ],
         ELDERLY: [
             on("yoshida", "typo-birth-date", birth_date="1912-03-05"),          # 1921 typed 1912
@@ -222,7 +218,6 @@ CAUGHT = {
     (ALL_FIELDS, "parent-for-child"): ("LINKED_TO_HOUSEHOLD_MEMBER", "yuina", "daisuke"),
     (ALL_FIELDS, "twin-alpha"): ("LINKED_TO_HOUSEHOLD_MEMBER", "arun", "arjun"),
     (ALL_FIELDS, "wrong-random"): ("LINKED_TO_OTHER_PERSON", "okamoto", "nishimura"),
-    (ALL_FIELDS, "given-name-stranger"): ("LINKED_TO_OTHER_PERSON", "kinoshita", "nishimura"),
 }
 
 NO_CORRECTION = [(ALL_FIELDS, "control-exact"), (ALL_FIELDS, "control-alpha"), (ALL_FIELDS, "maiden-name"), *CAUGHT]
