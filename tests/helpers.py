@@ -53,3 +53,16 @@ def record_from(res: dict, rid: str, **over) -> dict:
         rec[c] = res.get(c)
     rec.update(over)
     return rec
+
+
+SMALL_REGISTER = [{"individual_number": number(i), "name_kanji": f"山田 太郎{i}", "name_kana": "ヤマダ タロウ",
+                   "birth_date": "1970-04-01", "sex": "1", "address": "東京都千代田区丸の内1丁目2番3号",
+                   "municipality_code": "131016", "household_id": f"H{i}"} for i in range(1, 4)]
+"""Three residents: the register of the input-layout and hostile-input tests."""
+
+
+def write_small_input(root: Path) -> Path:
+    """A valid input folder: `SMALL_REGISTER` and one health_insurance record of its first resident."""
+    write_residents(root, SMALL_REGISTER)
+    write_category(root, "health_insurance", [record_from(SMALL_REGISTER[0], "HI01")])
+    return root

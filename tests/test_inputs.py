@@ -14,17 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import main
-from tests.helpers import CAT_COLS, number, record_from, write_category, write_residents
+from tests.helpers import (CAT_COLS, SMALL_REGISTER, number, record_from, write_category, write_residents,
+                           write_small_input)
 
-RES = [{"individual_number": number(i), "name_kanji": f"山田 太郎{i}", "name_kana": "ヤマダ タロウ",
-        "birth_date": "1970-04-01", "sex": "1", "address": "東京都千代田区丸の内1丁目2番3号",
-        "municipality_code": "131016", "household_id": f"H{i}"} for i in range(1, 4)]
-
-
-def _good(root: Path) -> Path:
-    write_residents(root, RES)
-    write_category(root, "health_insurance", [record_from(RES[0], "HI01")])
-    return root
+RES = SMALL_REGISTER
+_good = write_small_input
 
 
 def missing_input(root: Path) -> Path:
